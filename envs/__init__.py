@@ -1,0 +1,40 @@
+"""agenttune's text environments. Importing this package registers every built-in env with gymnasium.
+
+import envs
+print([spec.id for spec in envs.list_specs()])      # ['agenttune/DB-v0']
+env = envs.make_env("DB")
+"""
+
+from __future__ import annotations
+
+from envs import db
+from envs.base import EnvSpec, Oracle, Task
+from envs.errors import EnvError, EnvsError, TaskFormatError, UnknownEnvError
+from envs.registry import (
+    generate_tasks,
+    get_spec,
+    list_specs,
+    load_tasks,
+    make_env,
+    oracle_action,
+    register_env,
+)
+
+register_env(db.SPEC)
+
+__all__ = [
+    "EnvError",
+    "EnvSpec",
+    "EnvsError",
+    "Oracle",
+    "Task",
+    "TaskFormatError",
+    "UnknownEnvError",
+    "generate_tasks",
+    "get_spec",
+    "list_specs",
+    "load_tasks",
+    "make_env",
+    "oracle_action",
+    "register_env",
+]

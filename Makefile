@@ -1,0 +1,49 @@
+# agenttune: `make demo` runs the whole pipeline offline on CPU; `make test` runs the test suite.
+# Both install into .venv first when needed.
+#   TORCH_SPEC  the torch requirement installed before everything else (GPU users: e.g. torch==2.13.0 from
+#               the CUDA index via PIP_EXTRA_INDEX_URL); the CPU default avoids pulling a multi-GB CUDA build.
+#   PYTHON      the interpreter that creates the venv (3.11).
+#   ARGS        extra key=value overrides for `make demo`, e.g. ARGS="train.steps=4".
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+TORCH_SPEC ?= torch==2.13.0
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.agenttune-installed
+PYTEST_ARGS ?=
+
+.PHONY: install demo test lint format clean help
+
+help:
+	@echo "make demo     install if needed, run the offline demo pipeline (runs/demo)"
+	@echo "make test     install if needed, lint, run the test suite"
+	@echo "make install  create .venv and install agenttune with its dependencies"
+	@echo "make lint     ruff check + format check"
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "agenttune needs Python 3.11: set PYTHON=/path/to/python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip wheel setuptools
+	$(BIN)/pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+	@echo "agenttune installed in $(VENV) (activate with: source $(BIN)/activate)"
+
+demo: install
+	$(BIN)/agenttune pipeline cluster/configs/demo.yaml $(ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: install lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf runs .pytest_cache .ruff_cache

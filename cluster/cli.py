@@ -1,0 +1,205 @@
+"""The ``agenttune`` command line.
+
+    agenttune validate cluster/configs/demo.yaml train.steps=4
+    agenttune pipeline cluster/configs/demo.yaml            # what `make demo` and `ray job submit` run
+    agenttune rollout|filter|mix|train|eval CONFIG [key=value ...]
+    agenttune envs list
+    agenttune envs check agenttune/DB-v0 --tasks 20 [--json]
+
+Every command that takes a config accepts ``key=value`` overrides (dotted keys,
+YAML values). Errors users can fix print one clear message and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from cluster.config import PipelineConfig, dump_config, load_config
+from cluster.errors import ClusterError
+
+log = logging.getLogger("agenttune")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except (ClusterError, *_user_errors()) as e:
+        print(f"agenttune: error: {e}", file=sys.stderr)
+        return 2
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    """Errors that mean "fix your input", printed without a traceback."""
+    from envs.errors import EnvsError
+    from eval.errors import EvalError
+    from rollouts.errors import PolicyConfigError
+    from train.errors import DataFormatError
+
+    return (EnvsError, EvalError, PolicyConfigError, DataFormatError)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="agenttune", description="Agent tuning on a Ray cluster.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_config(name: str, func: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help, description=help)
+        sp.add_argument("config", help="YAML config, e.g. cluster/configs/demo.yaml")
+        sp.add_argument("overrides", nargs="*", metavar="key=value", help="dotted overrides, e.g. train.steps=10")
+        sp.set_defaults(func=func)
+        return sp
+
+    v = with_config("validate", cmd_validate, "Check a config and print it resolved; exit 2 listing every problem.")
+    v.add_argument("--quiet", action="store_true", help="print nothing when the config is valid")
+    for name, help in [
+        ("pipeline", "Run rollout -> filter -> mix -> train -> eval under one MLflow parent run."),
+        ("rollout", "Roll out episodes on a Ray actor pool; append records to <run.dir>/rollout/."),
+        ("filter", "Keep the good trajectories; write <run.dir>/filter/kept.json (AgentInstruct format)."),
+        ("mix", "Mix kept trajectories with general corpora (Ray Data); tokenize and mask."),
+        ("train", "Fine-tune with Ray Train + DeepSpeed; export a Hugging Face checkpoint to <run.dir>/model."),
+        ("eval", "Evaluate the exported model (and the base model) on the eval envs."),
+    ]:
+        sp = with_config(name, cmd_stage, help)
+        sp.add_argument("--no-progress", action="store_true", help="no progress bars (for logs)")
+        if name == "eval":
+            sp.add_argument("--model", help="checkpoint to evaluate (default: <run.dir>/model)")
+
+    envs_p = sub.add_parser("envs", help="List or check environments.", description="List or check environments.")
+    envs_sub = envs_p.add_subparsers(dest="envs_command", required=True, metavar="SUBCOMMAND")
+    lp = envs_sub.add_parser("list", help="Registered envs: id, role, turn cap, task counts.")
+    lp.set_defaults(func=cmd_envs_list)
+    cp = envs_sub.add_parser("check", help="Env checker, oracle and random agent on N seeded test tasks.")
+    cp.add_argument("env", help="env id, e.g. agenttune/DB-v0")
+    cp.add_argument("--tasks", type=int, default=20, help="number of tasks (default 20)")
+    cp.add_argument("--tasks-file", help="load tasks from a file the env supports instead of generating them")
+    cp.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
+    cp.set_defaults(func=cmd_envs_check)
+    return p
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    cfg = load_config(args.config, args.overrides)
+    if not args.quiet:
+        print(dump_config(cfg), end="")
+        print(f"# {args.config}: valid", file=sys.stderr)
+    return 0
+
+
+def cmd_stage(args: argparse.Namespace) -> int:
+    from cluster import pipeline, stages
+
+    cfg = load_config(args.config, args.overrides)
+    progress = not args.no_progress
+    if args.command == "pipeline":
+        results = pipeline.run_pipeline(cfg, progress=progress)
+        _print_summary(cfg, results)
+        return 0
+    pipeline.init_ray(cfg)
+    with pipeline.open_parent_run(cfg, args.command) as run_id:
+        pipeline.log_config(cfg)
+        base = stages.base_model_path(cfg)
+        if args.command == "rollout":
+            out: Any = stages.rollout(cfg, progress=progress)
+        elif args.command == "filter":
+            out = stages.filter_stage(cfg, base)
+        elif args.command == "mix":
+            out = stages.mix_stage(cfg, base)
+        elif args.command == "train":
+            out = stages.train_stage(cfg, base, run_id=run_id)
+        else:
+            model = args.model or str(stages.paths(cfg)["model"])
+            out = stages.eval_stage(cfg, model, "tuned" if not args.model else "model", progress=progress)
+    print(json.dumps(out, indent=1, default=str))
+    return 0
+
+
+def cmd_envs_list(args: argparse.Namespace) -> int:
+    import envs
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="agenttune environments")
+    for col in ("id", "role", "max turns", "train tasks", "test tasks", "description"):
+        table.add_column(col)
+    for spec in envs.list_specs():
+        counts = spec.task_counts
+        table.add_row(
+            spec.id,
+            spec.role,
+            str(spec.max_turns),
+            _count(counts.get("train")),
+            _count(counts.get("test")),
+            spec.description,
+        )
+    Console().print(table)
+    return 0
+
+
+def cmd_envs_check(args: argparse.Namespace) -> int:
+    from envs.check import check_env_quality
+
+    report = check_env_quality(args.env, num_tasks=args.tasks, tasks_file=args.tasks_file)
+    if not args.json:
+        for k, v in report.items():
+            print(f"{k:>24}: {v}")
+    else:
+        print(json.dumps(report))
+    return 0 if report["checker_passed"] else 1
+
+
+def _count(n: int | None) -> str:
+    return "unbounded" if n is None else str(n)
+
+
+def _print_summary(cfg: PipelineConfig, results: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"agenttune pipeline: {cfg.run.name}")
+    table.add_column("stage")
+    table.add_column("result")
+    table.add_column("time")
+    t = results.get("timings_s", {})
+    if "rollout" in results:
+        r = results["rollout"]
+        table.add_row(
+            "rollout",
+            f"{r['finished']} episodes, success {r['success_rate']:.0%}, {r['episodes_per_s']:.1f} ep/s",
+            f"{t.get('rollout', 0):.0f}s",
+        )
+    if "filter" in results:
+        f = results["filter"]
+        dropped = ", ".join(f"{k} {v}" for k, v in f["dropped"].items() if v) or "none"
+        table.add_row("filter", f"kept {f['kept']}/{f['total']} (dropped: {dropped})", f"{t.get('filter', 0):.0f}s")
+    if "mix" in results:
+        m = results["mix"]
+        table.add_row(
+            "mix", f"{sum(m['rows'].values())} rows, agent share {m['achieved_eta']:.3f}", f"{t.get('mix', 0):.0f}s"
+        )
+    if "train" in results:
+        fm = results["train"]["final_metrics"]
+        table.add_row(
+            "train",
+            f"loss {fm.get('train/loss', float('nan')):.3f}, {fm.get('train/tokens_per_s', 0):.0f} tokens/s",
+            f"{t.get('train', 0):.0f}s",
+        )
+    for label, m in results.get("eval", {}).items():
+        rates = ", ".join(f"{k.split('/')[1]} {v:.0%}" for k, v in m.items() if k.endswith("/success_rate"))
+        table.add_row(f"eval ({label})", rates, "")
+    Console().print(table)
+    print(f"run dir: {results['run_dir']}   MLflow: {cfg.tracking_uri()}   parent run: {results['mlflow_run_id']}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""``agenttune pipeline CONFIG``: rollout -> filter -> mix -> train -> eval, one MLflow parent run.
+
+This is what ``ray job submit`` runs. Each stage opens a nested MLflow run and writes
+its counts to ``<run.dir>/reports/``; the parent run holds the resolved config as
+params and the headline metrics, so runs compare side by side in the MLflow UI.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Any
+
+import ray
+
+from cluster import stages
+from cluster.config import PipelineConfig, dump_config, to_flat_params
+from train import mlflow_utils as mlf
+
+log = logging.getLogger("agenttune")
+
+
+def init_ray(cfg: PipelineConfig) -> None:
+    """Join the cluster this job runs on (``ray job submit``, RAY_ADDRESS) or start a local one."""
+    if ray.is_initialized():
+        return
+    address = cfg.ray.address or os.environ.get("RAY_ADDRESS")
+    # Workers import the project's packages: ship the working dir when starting locally from a checkout.
+    ray.init(
+        address=address,
+        num_cpus=None if address else cfg.ray.num_cpus,
+        log_to_driver=True,
+        configure_logging=True,
+        logging_level=logging.WARNING,
+    )
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False
+
+
+def open_parent_run(cfg: PipelineConfig, stage: str) -> Any:
+    """Start MLflow at the configured store and open the run that holds this invocation."""
+    cfg.run_dir.mkdir(parents=True, exist_ok=True)
+    mlf.setup(cfg.tracking_uri(), cfg.mlflow.experiment)
+    return mlf.stage_run(f"{cfg.run.name}:{stage}", parent=True, tags={"agenttune.run_dir": str(cfg.run_dir)})
+
+
+def log_config(cfg: PipelineConfig) -> None:
+    import mlflow
+
+    mlf.log_params(to_flat_params(cfg) | mlf.safe_environ_summary())
+    mlflow.log_text(dump_config(cfg), "config.yaml")
+
+
+def run_pipeline(cfg: PipelineConfig, *, progress: bool = True) -> dict[str, Any]:
+    init_ray(cfg)
+    results: dict[str, Any] = {"run_dir": str(cfg.run_dir)}
+    timings: dict[str, float] = {}
+    with open_parent_run(cfg, "pipeline") as parent_id:
+        log_config(cfg)
+        results["mlflow_run_id"] = parent_id
+        base = stages.base_model_path(cfg)
+        model_dir = str(stages.paths(cfg)["model"])
+        for stage in cfg.stages:
+            t0 = time.perf_counter()
+            with mlf.stage_run(stage) as run_id:
+                if stage == "rollout":
+                    results["rollout"] = stages.rollout(cfg, progress=progress)
+                elif stage == "filter":
+                    results["filter"] = stages.filter_stage(cfg, base)
+                elif stage == "mix":
+                    results["mix"] = stages.mix_stage(cfg, base)
+                elif stage == "train":
+                    results["train"] = stages.train_stage(cfg, base, run_id=run_id)
+                    model_dir = results["train"]["model_dir"]
+                elif stage == "eval":
+                    results["eval"] = _eval_both(cfg, base, model_dir, progress)
+            timings[stage] = time.perf_counter() - t0
+        mlf.log_metrics({f"pipeline/{k}_s": v for k, v in timings.items()} | _headline(results))
+    results["timings_s"] = timings
+    return results
+
+
+def _eval_both(cfg: PipelineConfig, base: str, tuned: str, progress: bool) -> dict[str, dict[str, float]]:
+    """Evaluate the tuned model, and the base model for comparison, each in its own nested run."""
+    out = {}
+    models = {"tuned": tuned} | ({"base": base} if cfg.eval.compare_base else {})
+    for label, path in models.items():
+        with mlf.stage_run(f"eval-{label}", tags={"agenttune.model": label}):
+            out[label] = stages.eval_stage(cfg, path, label, progress=progress)
+    return out
+
+
+def _headline(results: dict[str, Any]) -> dict[str, float]:
+    """The numbers worth seeing on the parent run without opening the nested ones."""
+    out: dict[str, float] = {}
+    if "rollout" in results:
+        out["rollout/success_rate"] = results["rollout"]["success_rate"]
+        out["rollout/episodes_per_s"] = results["rollout"]["episodes_per_s"]
+    if "filter" in results:
+        out["rollout/kept"] = results["filter"]["kept"]
+    if "train" in results:
+        fm = results["train"]["final_metrics"]
+        out |= {k: v for k, v in fm.items() if k.startswith("train/")}
+    for label, metrics in results.get("eval", {}).items():
+        out |= {f"{k.replace('eval/', f'eval_{label}/', 1)}": v for k, v in metrics.items()}
+    return out

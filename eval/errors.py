@@ -1,0 +1,5 @@
+"""Errors raised by evaluation."""
+
+
+class EvalError(Exception):
+    """Base class for evaluation errors."""

@@ -1,0 +1,132 @@
+"""Trajectory records and their files.
+
+One finished episode is one record (see ARCHITECTURE.md, "Records"): an AgentInstruct
+style ``conversations`` list plus the episode's metadata. Records are appended to a
+JSONL file as episodes finish, so a crash loses at most the line being written, and a
+rerun can skip what is already there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+from rollouts.errors import RolloutError
+
+SCHEMA_VERSION = 1
+
+Status = Literal[
+    "completed",
+    "agent_invalid_action",
+    "task_limit_reached",
+    "context_limit_exceeded",
+    "agent_error",
+    "env_error",
+    "timeout",
+]
+STATUSES: tuple[str, ...] = Status.__args__  # type: ignore[attr-defined]
+
+
+def record_id(task_id: str, sample_index: int) -> str:
+    return f"{task_id}-s{sample_index}"
+
+
+def messages_to_conversations(messages: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """OpenAI-style messages -> AgentInstruct turns: ``gpt`` turns are trained on, the rest are not."""
+    out = []
+    for m in messages:
+        if m["role"] == "assistant":
+            out.append({"from": "gpt", "value": m["content"], "loss": True})
+        elif m["role"] == "system":
+            out.append({"from": "system", "value": m["content"], "loss": None})
+        else:
+            out.append({"from": "human", "value": m["content"], "loss": None})
+    return out
+
+
+class JsonlWriter:
+    """Appends records to a JSONL file, one flushed line per record.
+
+    Opening an existing file drops a trailing partial line (a crash mid-write) and
+    counts it in ``self.repaired_lines`` so nothing is lost silently.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.repaired_lines = _truncate_partial_line(self.path)
+        self._f = self.path.open("a", encoding="utf-8")
+
+    def write(self, record: dict[str, Any]) -> None:
+        self._f.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._f.flush()
+
+    def close(self) -> None:
+        if not self._f.closed:
+            self._f.flush()
+            os.fsync(self._f.fileno())
+            self._f.close()
+
+    def __enter__(self) -> JsonlWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _truncate_partial_line(path: Path) -> int:
+    if not path.exists() or path.stat().st_size == 0:
+        return 0
+    with path.open("rb+") as f:
+        data = f.read()
+        if data.endswith(b"\n"):
+            return 0
+        cut = data.rfind(b"\n") + 1
+        f.truncate(cut)
+    return 1
+
+
+def read_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
+    """Yield records; a line that is not JSON is an error naming the file and line."""
+    path = Path(path)
+    with path.open(encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError as e:
+                raise RolloutError(f"{path}:{lineno}: not a JSON record ({e.msg}); fix or delete that line") from e
+
+
+def write_json_atomic(path: str | Path, obj: Any) -> Path:
+    """Write JSON to a temp file beside ``path`` and rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(obj, f, ensure_ascii=False, indent=1)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_parquet_atomic(path: str | Path, records: Iterable[dict[str, Any]]) -> Path:
+    """Write records to Parquet (nested fields as JSON strings) through a temp file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [{k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in r.items()} for r in records]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    pq.write_table(pa.Table.from_pylist(rows), tmp)
+    os.replace(tmp, path)
+    return path

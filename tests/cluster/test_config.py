@@ -1,0 +1,86 @@
+from pathlib import Path
+
+import pytest
+
+from cluster.cli import main
+from cluster.config import PipelineConfig, load_config, parse_override, to_flat_params
+from cluster.errors import ConfigError
+
+CONFIGS = sorted((Path(__file__).resolve().parents[2] / "cluster" / "configs").glob("*.yaml"))
+
+
+def test_configs_are_shipped():
+    assert {p.name for p in CONFIGS} >= {"demo.yaml", "agenttuning-7b.yaml"}
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_every_shipped_config_validates(path):
+    assert isinstance(load_config(path), PipelineConfig)
+
+
+def test_paper_recipe_values():
+    cfg = load_config(next(p for p in CONFIGS if p.name == "agenttuning-7b.yaml"))
+    t = cfg.train
+    assert cfg.model.name_or_path == "meta-llama/Llama-2-7b-chat-hf"
+    assert cfg.mix.eta == 0.2
+    assert (t.lr, t.global_batch_size, t.seq_len, t.steps) == (5e-5, 64, 4096, 2000)
+    assert (t.schedule, t.warmup_ratio, t.betas, t.weight_decay, t.grad_clip) == (
+        "cosine",
+        0.02,
+        (0.9, 0.95),
+        0.1,
+        1.0,
+    )
+    assert (t.precision, t.zero_stage) == ("bf16", 3)
+
+
+def test_overrides_apply_with_yaml_types(tmp_path):
+    cfg = load_config(CONFIGS[0], ["train.lr=1e-4", "rollout.envs.0.num_tasks=3", "eval.compare_base=false"])
+    assert cfg.train.lr == 1e-4 and cfg.rollout.envs[0].num_tasks == 3 and cfg.eval.compare_base is False
+    assert parse_override("a.b=[1, 2]") == ("a.b", [1, 2])
+
+
+def test_all_problems_reported_together_with_keys_values_and_suggestions(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("run:\n  name: x\ntrain:\n  stepz: 3\n  lr: -1\nrollout:\n  num_actors: zero\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(bad, ["mix.eta=2", "nonsense"])
+    problems = e.value.problems
+    text = str(e.value)
+    assert len(problems) == 5, problems
+    assert "train.stepz: unknown key (line 4); did you mean 'train.steps'?" in text
+    assert "train.lr: Input should be greater than 0 (got -1) (line 5)" in text
+    assert "rollout.num_actors" in text and "'zero'" in text
+    assert "mix.eta" in text and "(got 2) (from the command line)" in text
+    assert "override 'nonsense': expected key=value" in text
+
+
+def test_batch_size_must_divide(tmp_path):
+    with pytest.raises(ConfigError, match="global_batch_size .* multiple of micro_batch_size x num_workers"):
+        load_config(CONFIGS[0], ["train.global_batch_size=6", "train.micro_batch_size=4"])
+
+
+def test_missing_file_and_bad_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("run: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
+
+
+def test_flat_params_hold_no_secret_values(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-should-never-appear-123456")
+    cfg = load_config(CONFIGS[0], ["rollout.policy.kind=openai", "rollout.policy.model=m"])
+    flat = to_flat_params(cfg)
+    assert flat["rollout.policy.api_key_env"] == "OPENAI_API_KEY"
+    assert not any("sk-test" in v for v in flat.values())
+
+
+def test_validate_command_exit_codes(capsys, tmp_path):
+    demo = str(next(p for p in CONFIGS if p.name == "demo.yaml"))
+    assert main(["validate", demo, "train.steps=3"]) == 0
+    assert "steps: 3" in capsys.readouterr().out
+    assert main(["validate", demo, "train.stepss=3", "train.lr=0"]) == 2
+    err = capsys.readouterr().err
+    assert "did you mean 'train.steps'" in err and "train.lr" in err

@@ -1,0 +1,234 @@
+"""Read agent and general corpora into one canonical conversation record.
+
+The canonical record is the AgentInstruct / ShareGPT shape every later step (mixing, masking) consumes::
+
+    {"id": "db_0", "source": "db",
+     "conversations": [{"from": "system" | "human" | "gpt", "value": "...", "loss": True | False | None}]}
+
+``loss`` None means "the default": trained if and only if the turn is from ``gpt``.
+
+Usage::
+
+    records, skipped = read_records("data.jsonl", on_bad_record="skip")
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+from train.errors import DataFormatError
+
+FORMATS = ("agentinstruct", "sharegpt", "alpaca", "openai")
+SUFFIXES = (".json", ".jsonl", ".parquet")
+
+# Speaker names seen in ShareGPT-style corpora. Tool calls are the assistant speaking; tool results are what the
+# environment says back, so they sit on the user side of the conversation (as in the AgentInstruct trajectories).
+ROLE_ALIASES = {
+    "system": "system",
+    "human": "human",
+    "user": "human",
+    "observation": "human",
+    "tool": "human",
+    "function": "human",
+    "ipython": "human",
+    "gpt": "gpt",
+    "assistant": "gpt",
+    "model": "gpt",
+    "chatgpt": "gpt",
+    "function_call": "gpt",
+}
+
+
+def detect_format(record: Any) -> str:
+    """Name the format of one record: agentinstruct, sharegpt, alpaca or openai."""
+    if not isinstance(record, dict):
+        raise DataFormatError(None, None, f"expected a JSON object, got {type(record).__name__}", reason="not_object")
+    turns = record.get("conversations")
+    if isinstance(turns, list):
+        has_loss = any(isinstance(t, dict) and "loss" in t for t in turns)
+        return "agentinstruct" if has_loss else "sharegpt"
+    if isinstance(record.get("messages"), list):
+        return "openai"
+    if "instruction" in record and "output" in record:
+        return "alpaca"
+    raise DataFormatError(
+        None,
+        None,
+        f"cannot tell the format from keys {sorted(record)}: expected 'conversations' (ShareGPT/AgentInstruct), "
+        "'messages' (OpenAI) or 'instruction' + 'output' (Alpaca)",
+        reason="unknown_format",
+    )
+
+
+def to_canonical(record: dict[str, Any], fmt: str, source: str, index: int) -> dict[str, Any]:
+    """Convert one record of format ``fmt`` into the canonical record; ``index`` names it when it has no id."""
+    if fmt in ("agentinstruct", "sharegpt"):
+        turns = _sharegpt_turns(record)
+    elif fmt == "alpaca":
+        turns = _alpaca_turns(record)
+    elif fmt == "openai":
+        turns = _openai_turns(record)
+    else:
+        raise DataFormatError(None, None, f"unknown format {fmt!r}; use one of {', '.join(FORMATS)} or 'auto'")
+    turns = _fold_system(record, turns)
+    if not turns:
+        raise DataFormatError(None, None, "the conversation has no turns", reason="empty")
+    if not any(t["from"] == "gpt" for t in turns):
+        raise DataFormatError(None, None, "the conversation has no assistant turn to train on", reason="no_assistant")
+    record_id = record.get("id")
+    return {
+        "id": str(record_id) if record_id not in (None, "") else f"{source}_{index}",
+        "source": source,
+        "conversations": turns,
+    }
+
+
+def read_records(
+    path: str | Path,
+    fmt: str = "auto",
+    on_bad_record: Literal["error", "skip"] = "error",
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """Read a .json (list), .jsonl or .parquet file into canonical records.
+
+    Returns the records and a count of skipped records by reason (empty unless ``on_bad_record="skip"``).
+    With ``on_bad_record="error"`` the first bad record raises DataFormatError naming the file and line.
+    """
+    path = Path(path)
+    if on_bad_record not in ("error", "skip"):
+        raise ValueError(f"on_bad_record must be 'error' or 'skip', got {on_bad_record!r}")
+    if fmt != "auto" and fmt not in FORMATS:
+        raise DataFormatError(path, None, f"unknown format {fmt!r}; use one of {', '.join(FORMATS)} or 'auto'")
+    source = path.stem
+    records: list[dict[str, Any]] = []
+    skipped: Counter[str] = Counter()
+    unit = "line" if path.suffix == ".jsonl" else "record"
+    for index, (line, raw) in enumerate(_iter_raw(path)):
+        try:
+            if isinstance(raw, DataFormatError):
+                raise raw
+            records.append(to_canonical(raw, detect_format(raw) if fmt == "auto" else fmt, source, index))
+        except DataFormatError as err:
+            if on_bad_record == "error":
+                raise err.at(path, line, unit) from None
+            skipped[err.reason] += 1
+    return records, dict(skipped)
+
+
+def _iter_raw(path: Path) -> Iterator[tuple[int, Any]]:
+    """Yield (1-based line or record number, parsed record); a line that fails to parse yields its error."""
+    if not path.is_file():
+        raise DataFormatError(path, None, "no such file; check the path in your config", reason="missing_file")
+    if path.suffix == ".jsonl":
+        with path.open(encoding="utf-8") as f:
+            for number, text in enumerate(f, start=1):
+                if not text.strip():
+                    continue  # blank lines (often a trailing one) are not records
+                try:
+                    yield number, json.loads(text)
+                except json.JSONDecodeError as err:
+                    yield number, DataFormatError(None, None, f"invalid JSON ({err.msg})", reason="invalid_json")
+    elif path.suffix == ".json":
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as err:
+            raise DataFormatError(
+                path, err.lineno, f"invalid JSON ({err.msg}); if this is JSON Lines, rename it to .jsonl"
+            ) from None
+        if not isinstance(data, list):
+            raise DataFormatError(path, None, "expected a JSON list of records; for one record per line use .jsonl")
+        yield from enumerate(data, start=1)
+    elif path.suffix == ".parquet":
+        import pyarrow.parquet as pq  # deferred: pyarrow is heavy and only Parquet inputs need it
+
+        yield from enumerate(pq.read_table(path).to_pylist(), start=1)
+    else:
+        raise DataFormatError(path, None, f"unsupported file type {path.suffix!r}; use one of {', '.join(SUFFIXES)}")
+
+
+def _turn(speaker: Any, value: Any, loss: Any, position: int) -> dict[str, Any]:
+    role = ROLE_ALIASES.get(speaker) if isinstance(speaker, str) else None
+    if role is None:
+        raise DataFormatError(
+            None,
+            None,
+            f"turn {position}: unknown speaker {speaker!r}; expected one of {', '.join(sorted(ROLE_ALIASES))}",
+            reason="bad_role",
+        )
+    if not isinstance(value, str):
+        raise DataFormatError(
+            None, None, f"turn {position}: text must be a string, got {type(value).__name__}", reason="bad_value"
+        )
+    if loss is not None and not isinstance(loss, bool):
+        raise DataFormatError(
+            None, None, f"turn {position}: 'loss' must be true, false or null, got {loss!r}", reason="bad_loss"
+        )
+    return {"from": role, "value": value, "loss": loss}
+
+
+def _sharegpt_turns(record: dict[str, Any]) -> list[dict[str, Any]]:
+    turns = record.get("conversations")
+    if not isinstance(turns, list):
+        raise DataFormatError(None, None, "'conversations' must be a list of turns", reason="missing_field")
+    out = []
+    for position, t in enumerate(turns, start=1):
+        if not isinstance(t, dict):
+            raise DataFormatError(None, None, f"turn {position} is not an object", reason="bad_turn")
+        # Some ShareGPT dumps use role/content inside the turns.
+        speaker, value = (t.get("from"), t.get("value")) if "from" in t else (t.get("role"), t.get("content"))
+        out.append(_turn(speaker, value, t.get("loss"), position))
+    return out
+
+
+def _alpaca_turns(record: dict[str, Any]) -> list[dict[str, Any]]:
+    for key in ("instruction", "output"):
+        if not isinstance(record.get(key), str):
+            raise DataFormatError(None, None, f"Alpaca record needs a string {key!r}", reason="missing_field")
+    turns = []
+    for position, pair in enumerate(record.get("history") or [], start=1):
+        if not (isinstance(pair, list | tuple) and len(pair) == 2):
+            raise DataFormatError(
+                None, None, f"history entry {position} must be [prompt, response]", reason="bad_turn"
+            )
+        turns += [_turn("human", pair[0], None, position), _turn("gpt", pair[1], None, position)]
+    extra = record.get("input") or ""
+    prompt = f"{record['instruction']}\n{extra}" if extra else record["instruction"]
+    return [*turns, _turn("human", prompt, None, len(turns) + 1), _turn("gpt", record["output"], None, len(turns) + 2)]
+
+
+def _openai_turns(record: dict[str, Any]) -> list[dict[str, Any]]:
+    messages = record.get("messages")
+    if not isinstance(messages, list):
+        raise DataFormatError(None, None, "'messages' must be a list of messages", reason="missing_field")
+    out = []
+    for position, m in enumerate(messages, start=1):
+        if not isinstance(m, dict):
+            raise DataFormatError(None, None, f"message {position} is not an object", reason="bad_turn")
+        content = m.get("content")
+        if content is None and m.get("tool_calls"):
+            # An assistant message that only calls tools: its calls are what the model must learn to write.
+            content = json.dumps([c.get("function", c) for c in m["tool_calls"]], ensure_ascii=False)
+        elif isinstance(content, list):  # multi-part content: keep the text parts
+            content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+        weight = m.get("weight")  # the OpenAI fine-tuning format marks assistant turns to skip with weight 0
+        out.append(_turn(m.get("role"), content, None if weight is None else bool(weight), position))
+    return out
+
+
+def _fold_system(record: dict[str, Any], turns: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Merge a top-level ``system`` prompt and a ``tools`` list into one leading system turn."""
+    parts = [record["system"]] if isinstance(record.get("system"), str) and record["system"] else []
+    tools = record.get("tools")
+    if isinstance(tools, list | dict):
+        tools = json.dumps(tools, ensure_ascii=False) if tools else ""
+    if isinstance(tools, str) and tools.strip() not in ("", "[]"):
+        parts.append(f"You can call the following tools:\n{tools}")
+    if not parts:
+        return turns
+    if turns and turns[0]["from"] == "system":
+        parts.insert(0, turns[0]["value"])
+        turns = turns[1:]
+    return [{"from": "system", "value": "\n\n".join(parts), "loss": None}, *turns]

@@ -1,0 +1,298 @@
+"""Fine-tune a Hugging Face causal LM with DeepSpeed ZeRO under Ray Train.
+
+    result = fit(train_cfg, data_dir="runs/x/mix", model_path="runs/x/base_model",
+                 storage_dir="runs/x/train", mlflow_run=("sqlite:///runs/x/mlflow.db", run_id))
+
+``train_loop_per_worker`` is what each Ray Train worker runs: build the DeepSpeed
+engine, stream its shard of the tokenized mix, step, log from rank 0, checkpoint
+through ``ray.train.report``. The last report also carries a consolidated Hugging
+Face export (safetensors) under ``hf/`` that ``from_pretrained`` and vLLM load.
+On CPU it uses the gloo backend and DeepSpeed's CPU accelerator.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import ray.train
+from ray.train import Checkpoint, CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
+from ray.train.torch import TorchConfig, TorchTrainer
+
+from train.errors import TrainError
+
+HF_EXPORT_DIR = "hf"
+DS_TAG = "ds"  # DeepSpeed checkpoint tag inside each Ray Train checkpoint
+
+
+def deepspeed_config(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The DeepSpeed config for a ``TrainConfig`` (as a dict)."""
+    zero: dict[str, Any] = {"stage": cfg["zero_stage"]}
+    if cfg["zero_stage"] == 3:
+        zero |= {"stage3_gather_16bit_weights_on_model_save": True, "overlap_comm": cfg["use_gpu"]}
+    if cfg["offload_optimizer"]:
+        zero["offload_optimizer"] = {"device": "cpu", "pin_memory": cfg["use_gpu"]}
+    return {
+        "train_batch_size": cfg["global_batch_size"],
+        "train_micro_batch_size_per_gpu": cfg["micro_batch_size"],
+        "gradient_accumulation_steps": cfg["global_batch_size"] // (cfg["micro_batch_size"] * cfg["num_workers"]),
+        "gradient_clipping": cfg["grad_clip"],
+        "zero_optimization": zero,
+        "bf16": {"enabled": cfg["precision"] == "bf16"},
+        "fp16": {"enabled": cfg["precision"] == "fp16"},
+        "zero_allow_untested_optimizer": True,  # torch AdamW as the client optimizer
+        "steps_per_print": 10**9,
+        "wall_clock_breakdown": False,
+    }
+
+
+def train_loop_per_worker(config: dict[str, Any]) -> None:
+    import deepspeed
+    import torch
+    import torch.distributed as dist
+
+    from train.mlflow_utils import RunLogger
+
+    cfg = config["train"]
+    ctx = ray.train.get_context()
+    rank, world = ctx.get_world_rank(), ctx.get_world_size()
+    torch.manual_seed(config["seed"] + rank)
+    ds_cfg = deepspeed_config(cfg)
+    deepspeed.init_distributed(dist_backend="nccl" if cfg["use_gpu"] else "gloo")  # reuses Ray Train's group
+    model, tokenizer = _load_model(config["model_path"], ds_cfg, cfg)
+    optimizer = _make_optimizer(model, cfg)
+    # The scheduler is built by DeepSpeed on its wrapped optimizer (ZeRO regroups the parameters).
+    engine, optimizer, _, scheduler = deepspeed.initialize(
+        model=model, optimizer=optimizer, lr_scheduler=lambda opt: _make_scheduler(opt, cfg), config=ds_cfg
+    )
+    start_step = _maybe_resume(engine, config.get("resume_from"))
+    logger = RunLogger(config.get("tracking_uri"), config.get("mlflow_run_id"), enabled=rank == 0)
+    accum = ds_cfg["gradient_accumulation_steps"]
+    batches = _batches(ray.train.get_dataset_shard("train"), cfg["micro_batch_size"], tokenizer.pad_token_id)
+    for _ in range(start_step * accum):  # continue the data stream where the checkpoint left it
+        next(batches)
+    device = engine.device
+    for step in range(start_step, cfg["steps"]):
+        t0 = time.perf_counter()
+        loss_sum = torch.zeros(2, dtype=torch.float64)  # (sum of micro-batch losses, tokens seen)
+        for _ in range(accum):
+            batch = {k: v.to(device) for k, v in next(batches).items()}
+            out = engine(**batch)
+            engine.backward(out.loss)
+            engine.step()
+            loss_sum += torch.tensor([out.loss.item(), float(batch["attention_mask"].sum())], dtype=torch.float64)
+        dist.all_reduce(loss_sum)
+        dt = time.perf_counter() - t0
+        metrics = {
+            "train/loss": loss_sum[0].item() / (accum * world),
+            "train/lr": scheduler.get_last_lr()[0],
+            "train/grad_norm": _grad_norm(engine),
+            "train/tokens_per_s": loss_sum[1].item() / dt,
+            "train/step_time_s": dt,
+        }
+        logger.log(metrics, step=step + 1)
+        last = step + 1 == cfg["steps"]
+        every = cfg["checkpoint_every"]
+        if last or (every and (step + 1) % every == 0):
+            _report_checkpoint(engine, tokenizer, {**metrics, "step": step + 1}, step + 1, export=last)
+        if config.get("fail_at_step") == step + 1 and rank == world - 1 and not _resumed(start_step):
+            os._exit(1)  # fault injection for the restart test: this worker dies without a goodbye
+
+
+def _resumed(start_step: int) -> bool:
+    return start_step > 0
+
+
+def _load_model(path: str, ds_cfg: dict[str, Any], cfg: dict[str, Any]) -> tuple[Any, Any]:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg["precision"], torch.float32)
+    if cfg["zero_stage"] == 3:
+        # Alive while from_pretrained runs: transformers then builds the model under zero.Init,
+        # so each worker only ever holds its shard of a large model.
+        from transformers.integrations import HfDeepSpeedConfig
+
+        _keep = HfDeepSpeedConfig(ds_cfg)  # noqa: F841
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+    else:
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+    if cfg["gradient_checkpointing"]:
+        model.gradient_checkpointing_enable()
+        model.config.use_cache = False
+    return model, tokenizer
+
+
+def _make_optimizer(model: Any, cfg: dict[str, Any]) -> Any:
+    import torch
+
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            (no_decay if p.ndim < 2 or "norm" in name or name.endswith(".bias") else decay).append(p)
+    groups = [{"params": decay, "weight_decay": cfg["weight_decay"]}, {"params": no_decay, "weight_decay": 0.0}]
+    if cfg["offload_optimizer"]:
+        from deepspeed.ops.adam import DeepSpeedCPUAdam
+
+        return DeepSpeedCPUAdam(groups, lr=cfg["lr"], betas=tuple(cfg["betas"]), adamw_mode=True)
+    return torch.optim.AdamW(groups, lr=cfg["lr"], betas=tuple(cfg["betas"]))
+
+
+def _make_scheduler(optimizer: Any, cfg: dict[str, Any]) -> Any:
+    from transformers import get_scheduler
+
+    name = {"cosine": "cosine", "linear": "linear", "constant": "constant_with_warmup"}[cfg["schedule"]]
+    warmup = math.ceil(cfg["warmup_ratio"] * cfg["steps"])
+    return get_scheduler(name, optimizer, num_warmup_steps=warmup, num_training_steps=cfg["steps"])
+
+
+def _batches(shard: Any, micro_batch_size: int, pad_id: int) -> Any:
+    """Endless padded micro-batches from this worker's shard (a new pass when it runs out)."""
+    import torch
+
+    while True:
+        n = 0
+        for rows in shard.iter_batches(batch_size=micro_batch_size, batch_format="pyarrow", drop_last=True):
+            n += 1
+            yield _collate(rows, pad_id, torch)
+        if n == 0:
+            raise TrainError("this worker's data shard is empty: the mix has fewer rows than workers x micro batch")
+
+
+def _collate(rows: dict[str, Any], pad_id: int, torch: Any) -> dict[str, Any]:
+    seqs, labels = rows.column("input_ids").to_pylist(), rows.column("labels").to_pylist()
+    width = max(len(s) for s in seqs)
+    width = -(-width // 8) * 8  # a multiple of 8 keeps kernels on their fast paths
+    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    lab = torch.full((len(seqs), width), -100, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for i, (s, y) in enumerate(zip(seqs, labels, strict=True)):
+        ids[i, : len(s)] = torch.as_tensor(s, dtype=torch.long)
+        lab[i, : len(y)] = torch.as_tensor(y, dtype=torch.long)
+        mask[i, : len(s)] = 1
+    return {"input_ids": ids, "labels": lab, "attention_mask": mask}
+
+
+def _grad_norm(engine: Any) -> float | None:
+    norm = engine.get_global_grad_norm()
+    return float(norm) if norm is not None else None
+
+
+def _maybe_resume(engine: Any, resume_from: str | None) -> int:
+    ckpt = ray.train.get_checkpoint() or (Checkpoint.from_directory(resume_from) if resume_from else None)
+    if ckpt is None:
+        return 0
+    with ckpt.as_directory() as d:
+        _, client_state = engine.load_checkpoint(d, tag=DS_TAG)
+    return int((client_state or {}).get("step", 0))
+
+
+def _report_checkpoint(engine: Any, tokenizer: Any, metrics: dict[str, Any], step: int, export: bool) -> None:
+    """Every worker saves its ZeRO shards; rank 0 adds the consolidated HF export on the last step."""
+    rank = ray.train.get_context().get_world_rank()
+    with tempfile.TemporaryDirectory() as d:
+        engine.save_checkpoint(d, tag=DS_TAG, client_state={"step": step})
+        if export:
+            state = engine._zero3_consolidated_16bit_state_dict() if _zero3(engine) else None
+            if rank == 0:
+                _export_hf(engine, tokenizer, state, Path(d) / HF_EXPORT_DIR)
+        ray.train.report(metrics, checkpoint=Checkpoint.from_directory(d), checkpoint_dir_name=f"step_{step:06d}")
+
+
+def _zero3(engine: Any) -> bool:
+    return engine.zero_optimization_stage() == 3
+
+
+def _export_hf(engine: Any, tokenizer: Any, state: dict[str, Any] | None, out: Path) -> None:
+    module = engine.module
+    if state is None:
+        state = {k: v.detach().cpu() for k, v in module.state_dict().items()}
+    module.save_pretrained(out, state_dict=state, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+
+
+# ----------------------------------------------------------------------------- driver side
+
+
+def fit(
+    train_cfg: dict[str, Any],
+    *,
+    data_dir: str | Path,
+    model_path: str,
+    storage_dir: str | Path,
+    seed: int = 0,
+    tracking_uri: str | None = None,
+    mlflow_run_id: str | None = None,
+    name: str = "train",
+    fail_at_step: int | None = None,
+) -> ray.train.Result:
+    """Run the Ray Train job and return its result (``result.checkpoint`` holds ``hf/``)."""
+    _check_capacity(train_cfg)
+    data = ray.data.read_parquet(str(data_dir), columns=["input_ids", "labels"])
+    os.environ.setdefault("DS_ACCELERATOR", "cuda" if train_cfg["use_gpu"] else "cpu")
+    storage = Path(storage_dir).resolve()
+    trainer = TorchTrainer(
+        train_loop_per_worker,
+        train_loop_config={
+            "train": train_cfg,
+            "model_path": str(model_path),
+            "seed": seed,
+            "tracking_uri": tracking_uri,
+            "mlflow_run_id": mlflow_run_id,
+            "resume_from": train_cfg.get("resume_from"),
+            "fail_at_step": fail_at_step,
+        },
+        scaling_config=ScalingConfig(
+            num_workers=train_cfg["num_workers"],
+            use_gpu=train_cfg["use_gpu"],
+            resources_per_worker={"CPU": train_cfg.get("cpus_per_worker", 1.0)},
+        ),
+        torch_config=TorchConfig(backend="nccl" if train_cfg["use_gpu"] else "gloo"),
+        datasets={"train": data},
+        run_config=RunConfig(
+            name=name,
+            storage_path=str(storage),
+            failure_config=FailureConfig(max_failures=train_cfg["max_failures"]),
+            checkpoint_config=CheckpointConfig(num_to_keep=2),
+            worker_runtime_env={"env_vars": {"DS_ACCELERATOR": os.environ["DS_ACCELERATOR"]}},
+        ),
+    )
+    result = trainer.fit()
+    if result.error:
+        raise TrainError(f"training failed: {result.error}") from result.error
+    return result
+
+
+def _check_capacity(train_cfg: dict[str, Any]) -> None:
+    """Fail fast instead of hanging: workers and Ray Data's read tasks both need CPUs."""
+    need = train_cfg["num_workers"] * train_cfg.get("cpus_per_worker", 1.0) + 1
+    have = ray.cluster_resources().get("CPU", 0)
+    if have < need:
+        raise TrainError(
+            f"the Ray cluster has {have:g} CPUs, but train.num_workers x train.cpus_per_worker plus one CPU for "
+            f"Ray Data needs {need:g}: lower train.cpus_per_worker or train.num_workers, or give Ray more CPUs "
+            "(ray.num_cpus for a local instance, `ray start --num-cpus N` for a cluster)"
+        )
+
+
+def export_model(result: ray.train.Result, dest: str | Path) -> Path:
+    """Copy the consolidated HF export out of the final checkpoint, atomically."""
+    dest = Path(dest)
+    with result.checkpoint.as_directory() as d:
+        src = Path(d) / HF_EXPORT_DIR
+        if not (src / "config.json").exists():
+            raise TrainError(f"{result.checkpoint.path}: the final checkpoint holds no {HF_EXPORT_DIR}/ export")
+        tmp = dest.with_name(f".{dest.name}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(src, tmp)
+        shutil.rmtree(dest, ignore_errors=True)
+        tmp.rename(dest)
+    return dest

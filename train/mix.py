@@ -1,0 +1,161 @@
+"""Mix agent trajectories with general instruction data (Ray Data), tokenize, mask, write Parquet.
+
+    report = build_mix(agent, general, eta=0.2, num_samples=2000 * 64, tokenizer_path=..., seq_len=4096,
+                       out_dir="runs/x/mix", seed=0)
+
+The small agent set is repeated (a fresh shuffle each pass) until it fills its share
+eta of ``num_samples``, as the paper upsamples AgentInstruct; the general set fills
+the rest. ``Dataset.mix`` interleaves the two at the target weights and a seeded
+shuffle spreads them within the stream. Each row is then tokenized with the model's
+chat template and a loss mask over assistant turns. The achieved ratio is counted on
+the written rows, not assumed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import ray
+import ray.data
+from ray.data import MixStoppingCondition
+
+from train.errors import TrainError
+
+
+@dataclass
+class MixReport:
+    num_samples: int
+    eta: float
+    rows: dict[str, int] = field(default_factory=dict)
+    achieved_eta: float = 0.0
+    tokens: int = 0
+    loss_tokens: int = 0
+    truncated: int = 0
+    unique_agent_records: int = 0
+    unique_general_records: int = 0
+    agent_repeats: float = 0.0
+    out_dir: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def upsample(records: list[dict[str, Any]], n: int, seed: int) -> list[dict[str, Any]]:
+    """``n`` records drawn by whole shuffled passes over ``records`` (every record used equally often +-1)."""
+    if not records:
+        raise TrainError("cannot fill a share of the mix from an empty corpus")
+    rng = random.Random(seed)
+    out: list[dict[str, Any]] = []
+    while len(out) < n:
+        order = list(records)
+        rng.shuffle(order)
+        out.extend(order[: n - len(out)])
+    return out
+
+
+def _rows(records: list[dict[str, Any]], source: str) -> list[dict[str, Any]]:
+    # Conversations travel as JSON strings: Arrow would otherwise infer one struct type per
+    # block and fail when a later block has a ``loss`` of another type.
+    return [{"id": r["id"], "source": source, "conversations": json.dumps(r["conversations"])} for r in records]
+
+
+class Tokenize:
+    """Ray Data callable: load the tokenizer once per worker, tokenize + mask a batch."""
+
+    def __init__(self, tokenizer_path: str, seq_len: int):
+        from transformers import AutoTokenizer
+
+        self.tokenizer = AutoTokenizer.from_pretrained(tokenizer_path)
+        self.seq_len = seq_len
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
+        from train.masking import tokenize_conversation
+
+        ids, labels, n_loss, truncated = [], [], [], []
+        for conv in batch["conversations"]:
+            out = tokenize_conversation(self.tokenizer, json.loads(conv), self.seq_len)
+            ids.append(np.asarray(out["input_ids"], dtype=np.int32))
+            labels.append(np.asarray(out["labels"], dtype=np.int32))
+            n_loss.append(int(sum(1 for x in out["labels"] if x != -100)))
+            truncated.append(bool(out.get("truncated", False)))
+        return {
+            "id": batch["id"],
+            "source": batch["source"],
+            "input_ids": ids,
+            "labels": labels,
+            "num_tokens": np.asarray([len(x) for x in ids], dtype=np.int64),
+            "num_loss_tokens": np.asarray(n_loss, dtype=np.int64),
+            "truncated": np.asarray(truncated),
+        }
+
+
+def build_mix(
+    agent: list[dict[str, Any]],
+    general: list[dict[str, Any]],
+    *,
+    eta: float,
+    num_samples: int,
+    tokenizer_path: str,
+    seq_len: int,
+    out_dir: str | Path,
+    seed: int = 0,
+) -> MixReport:
+    """Write the tokenized mix as Parquet under ``out_dir`` (atomically: a temp dir renamed)."""
+    if not 0 < eta <= 1:
+        raise TrainError(f"mix.eta must be in (0, 1], got {eta}")
+    n_agent = max(1, round(eta * num_samples))
+    n_general = num_samples - n_agent
+    if n_general and not general:
+        raise TrainError("mix.general: no general records, but eta < 1 asks for them; add a corpus or set eta=1")
+    ds = ray.data.from_items(_rows(upsample(agent, n_agent, seed), "agent"))
+    if n_general:
+        ds_general = ray.data.from_items(_rows(upsample(general, n_general, seed + 1), "general"))
+        ds = ds.mix(ds_general, weights=[eta, 1 - eta], stopping_condition=MixStoppingCondition.STOP_ON_SHORTEST)
+    ds = ds.random_shuffle(seed=seed).map_batches(
+        Tokenize,
+        fn_constructor_kwargs={"tokenizer_path": tokenizer_path, "seq_len": seq_len},
+        batch_size=64,
+        concurrency=1,
+    )
+    out_dir = Path(out_dir)
+    tmp = out_dir.with_name(f".{out_dir.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    ds.write_parquet(str(tmp))
+    shutil.rmtree(out_dir, ignore_errors=True)
+    tmp.rename(out_dir)
+    report = summarize_mix(out_dir, eta=eta, num_samples=num_samples)
+    report.unique_agent_records, report.unique_general_records = len(agent), len(general)
+    report.agent_repeats = n_agent / max(1, len(agent))
+    return report
+
+
+def summarize_mix(out_dir: str | Path, *, eta: float, num_samples: int) -> MixReport:
+    """Count what was actually written: rows per source, tokens, loss tokens, truncations."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(str(out_dir), columns=["source", "num_tokens", "num_loss_tokens", "truncated"])
+    sources = table.column("source").to_pylist()
+    rows = {s: sources.count(s) for s in sorted(set(sources))}
+    total = max(1, len(sources))
+    return MixReport(
+        num_samples=num_samples,
+        eta=eta,
+        rows=rows,
+        achieved_eta=rows.get("agent", 0) / total,
+        tokens=int(pc.sum(table.column("num_tokens")).as_py() or 0),
+        loss_tokens=int(pc.sum(table.column("num_loss_tokens")).as_py() or 0),
+        truncated=int(pc.sum(table.column("truncated").cast("int64")).as_py() or 0),
+        out_dir=str(out_dir),
+    )
+
+
+def samples_needed(steps: int, global_batch_size: int) -> int:
+    return int(math.ceil(steps * global_batch_size))

@@ -1,0 +1,223 @@
+"""Build a tiny random Llama-architecture model and its tokenizer locally, saved in Hugging Face format.
+
+Tests and the offline demo use it as the base model, so nothing is downloaded. The checkpoint loads with
+``AutoModelForCausalLM.from_pretrained`` / ``AutoTokenizer.from_pretrained`` like any hub model.
+
+Usage::
+
+    python -c "from train.tiny import build_tiny_checkpoint; print(build_tiny_checkpoint('runs/tiny'))"
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Literal
+
+from train.corpus import generate_general_records
+from train.errors import CheckpointError
+
+ChatTemplateName = Literal["llama2", "chatml"]
+
+# Written last into a finished checkpoint: its presence means "complete", its content says how it was built.
+STAMP = "agenttune_tiny.json"
+SPECIAL_TOKENS = ["<unk>", "<s>", "</s>", "<pad>", "<|im_start|>", "<|im_end|>"]
+
+# Llama-2 chat layout. Unlike Meta's template it does not strip message text (so masks decode to the exact turn
+# text) and `add_generation_prompt` adds the space that precedes every assistant reply, so a prompt at inference
+# ends exactly where the trained tokens start.
+LLAMA2_TEMPLATE = (
+    "{%- if messages and messages[0]['role'] == 'system' -%}"
+    "{%- set system = messages[0]['content'] -%}{%- set turns = messages[1:] -%}"
+    "{%- else -%}{%- set system = none -%}{%- set turns = messages -%}{%- endif -%}"
+    "{%- for message in turns -%}"
+    "{%- if message['role'] == 'user' -%}"
+    "{{ bos_token + '[INST] ' }}"
+    "{%- if loop.first and system is not none -%}{{ '<<SYS>>\\n' + system + '\\n<</SYS>>\\n\\n' }}{%- endif -%}"
+    "{{ message['content'] + ' [/INST]' }}"
+    "{%- elif message['role'] == 'assistant' -%}"
+    "{{ ' ' + message['content'] + ' ' + eos_token }}"
+    "{%- else -%}{{ raise_exception('unsupported role ' + message['role'] + '; use system, user or assistant') }}"
+    "{%- endif -%}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}{{ ' ' }}{%- endif -%}"
+)
+CHATML_TEMPLATE = (
+    "{%- for message in messages -%}"
+    "{%- if message['role'] not in ['system', 'user', 'assistant'] -%}"
+    "{{ raise_exception('unsupported role ' + message['role'] + '; use system, user or assistant') }}"
+    "{%- endif -%}"
+    "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}{{ '<|im_start|>assistant\\n' }}{%- endif -%}"
+)
+CHAT_TEMPLATES = {"llama2": LLAMA2_TEMPLATE, "chatml": CHATML_TEMPLATE}
+# ChatML models stop on <|im_end|>; Llama-2 on </s>.
+EOS_TOKENS = {"llama2": "</s>", "chatml": "<|im_end|>"}
+
+# Agent-style text so the tokenizer learns merges for SQL, shell and ReAct keywords, not only chat prose.
+AGENT_SNIPPETS = (
+    "Thought: I need to query the table first.\nAction: Operation\n```sql\nSELECT * FROM `employees` WHERE "
+    "`salary` > 5000 ORDER BY `name` ASC LIMIT 10;\n```",
+    "INSERT INTO orders (id, customer, total) VALUES (1, 'Alice', 19.99);",
+    "UPDATE products SET price = price * 1.1 WHERE category = 'books';",
+    "DELETE FROM sessions WHERE expires_at < NOW();",
+    "SELECT COUNT(*), AVG(score) FROM results GROUP BY team HAVING COUNT(*) >= 2;",
+    "[('Paris', 2148000), ('Rome', 2873000)]",
+    'Action: Answer\nFinal Answer: ["42"]',
+    "Think: I should list the files.\nAct: bash\n```bash\nls -la /home/user | grep '.txt' | wc -l\n```",
+    "The output of the OS:\n3\nAct: answer(3)",
+    "def add(a: int, b: int) -> int:\n    return a + b\n",
+    "for i in range(10):\n    print(i ** 2)  # {'key': [1, 2, 3]}\n",
+    "[INST] <<SYS>>\nYou are a helpful assistant.\n<</SYS>>\n\nHello [/INST] Hi! </s>",
+    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nHello<|im_end|>\n",
+)
+
+
+def build_tiny_checkpoint(
+    out_dir: str | Path,
+    *,
+    vocab_size: int = 2048,
+    hidden_size: int = 64,
+    layers: int = 2,
+    heads: int = 4,
+    seed: int = 0,
+    corpus: Iterable[str] | None = None,
+    chat_template: ChatTemplateName = "llama2",
+    max_position_embeddings: int = 4096,
+) -> Path:
+    """Build (or reuse) a tiny Llama checkpoint at ``out_dir`` and return its path.
+
+    Deterministic for the same arguments. If ``out_dir`` already holds a checkpoint built with the same
+    arguments it is reused as is; the build happens in a temporary folder renamed into place when complete.
+    """
+    out_dir = Path(out_dir)
+    texts = list(corpus) if corpus is not None else default_corpus()
+    settings = {
+        "vocab_size": vocab_size,
+        "hidden_size": hidden_size,
+        "layers": layers,
+        "heads": heads,
+        "seed": seed,
+        "chat_template": chat_template,
+        "max_position_embeddings": max_position_embeddings,
+        "corpus_sha256": hashlib.sha256("\x00".join(texts).encode()).hexdigest(),
+    }
+    if _is_complete(out_dir, settings):
+        return out_dir
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.tmp-"))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it owner-only; the checkpoint should read like any folder
+    try:
+        tokenizer = build_tiny_tokenizer(texts, vocab_size=vocab_size, chat_template=chat_template)
+        tokenizer.save_pretrained(tmp)
+        _build_model(tokenizer, settings).save_pretrained(tmp)
+        (tmp / STAMP).write_text(json.dumps(settings, indent=1, sort_keys=True))
+        _move_into_place(tmp, out_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if not _is_complete(out_dir, settings):  # another process won a race with different settings
+        raise CheckpointError(f"{out_dir} was built concurrently with different settings; choose another out_dir")
+    return out_dir
+
+
+def build_tiny_tokenizer(texts: Iterable[str], *, vocab_size: int, chat_template: ChatTemplateName = "llama2"):
+    """Train a byte-level BPE tokenizer on ``texts`` and wrap it for transformers, with a chat template.
+
+    Byte-level means every string is encodable (no unknown tokens), whatever the corpus covered.
+    A ``vocab_size`` of 256 + the special tokens gives a tokenizer with no merges: one token per byte.
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    if chat_template not in CHAT_TEMPLATES:
+        raise CheckpointError(f"unknown chat_template {chat_template!r}; use one of {', '.join(CHAT_TEMPLATES)}")
+    bpe = Tokenizer(models.BPE(unk_token="<unk>"))
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    bpe.train_from_iterator(texts, trainer)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=bpe,
+        bos_token="<s>",
+        eos_token=EOS_TOKENS[chat_template],
+        unk_token="<unk>",
+        pad_token="<pad>",
+        clean_up_tokenization_spaces=False,  # decode must give back the exact text
+    )
+    tokenizer.chat_template = CHAT_TEMPLATES[chat_template]
+    return tokenizer
+
+
+def default_corpus() -> list[str]:
+    """The tokenizer's default training text: generated chat turns plus agent-style SQL/shell snippets."""
+    texts = [t["value"] for r in generate_general_records(2000, seed=0) for t in r["conversations"]]
+    return texts + list(AGENT_SNIPPETS) * 20
+
+
+def _build_model(tokenizer: Any, settings: dict[str, Any]):
+    import torch
+    from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
+
+    ids = {
+        "bos_token_id": tokenizer.bos_token_id,
+        "eos_token_id": tokenizer.eos_token_id,
+        "pad_token_id": tokenizer.pad_token_id,
+    }
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=settings["hidden_size"],
+        intermediate_size=4 * settings["hidden_size"],
+        num_hidden_layers=settings["layers"],
+        num_attention_heads=settings["heads"],
+        num_key_value_heads=settings["heads"],
+        max_position_embeddings=settings["max_position_embeddings"],
+        **ids,
+    )
+    torch.manual_seed(settings["seed"])
+    model = LlamaForCausalLM(config)
+    model.generation_config = GenerationConfig(**ids)
+    return model
+
+
+def _is_complete(out_dir: Path, settings: dict[str, Any]) -> bool:
+    """True if ``out_dir`` holds a finished checkpoint with ``settings``; raises if it holds something else."""
+    stamp = out_dir / STAMP
+    if not out_dir.exists() or (out_dir.is_dir() and not any(out_dir.iterdir())):
+        return False
+    if not stamp.is_file():
+        raise CheckpointError(
+            f"{out_dir} exists but is not a tiny checkpoint built by agenttune (no {STAMP}); "
+            "delete it or choose another out_dir"
+        )
+    found = json.loads(stamp.read_text())
+    if found != settings:
+        changed = sorted(k for k in settings.keys() | found.keys() if found.get(k) != settings.get(k))
+        raise CheckpointError(
+            f"{out_dir} holds a tiny checkpoint built with different settings ({', '.join(changed)}); "
+            "delete it or choose another out_dir"
+        )
+    return True
+
+
+def _move_into_place(tmp: Path, out_dir: Path) -> None:
+    if out_dir.is_dir() and not any(out_dir.iterdir()):
+        out_dir.rmdir()  # an empty folder (e.g. made by a test fixture) is not a checkpoint
+    try:
+        os.rename(tmp, out_dir)
+    except OSError:
+        # Another process finished first; the caller checks that its checkpoint matches.
+        if not (out_dir / STAMP).is_file():
+            raise
