@@ -125,9 +125,10 @@ def cmd_stage(args: argparse.Namespace) -> int:
 
 
 def cmd_envs_list(args: argparse.Namespace) -> int:
-    import envs
     from rich.console import Console
     from rich.table import Table
+
+    import envs
 
     table = Table(title="agenttune environments")
     for col in ("id", "role", "max turns", "train tasks", "test tasks", "description"):

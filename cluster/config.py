@@ -108,7 +108,9 @@ class FilterConfig(_Section):
     )
     require_completed: bool = Field(True, description="Drop episodes whose status is not 'completed'.")
     require_well_formed: bool = Field(True, description="Drop episodes with any malformed action.")
-    max_tokens: int | None = Field(4096, ge=1, description="Drop trajectories longer than this (model tokens).")
+    max_tokens: int | None = Field(
+        None, ge=1, description="Drop trajectories longer than this many model tokens (None: train.seq_len)."
+    )
     dedupe: bool = Field(True, description="Drop exact duplicate conversations.")
 
 

@@ -127,7 +127,7 @@ def filter_stage(cfg: PipelineConfig, tokenizer_path: str) -> dict[str, Any]:
         min_reward_per_env=dict(f.min_reward_per_env),
         require_completed=f.require_completed,
         require_well_formed=f.require_well_formed,
-        max_tokens=f.max_tokens,
+        max_tokens=f.max_tokens or cfg.train.seq_len,
         dedupe=f.dedupe,
     )
     kept, report = filter_records(read_jsonl(p["trajectories"]), rules, count_tokens=count_tokens)
@@ -185,6 +185,7 @@ def mix_stage(cfg: PipelineConfig, tokenizer_path: str) -> dict[str, Any]:
             "mix/tokens": report["tokens"],
             "mix/loss_tokens": report["loss_tokens"],
             "mix/truncated": report["truncated"],
+            "mix/rows_without_loss_tokens": report["rows_without_loss_tokens"],
             "mix/agent_repeats": report["agent_repeats"],
             "mix/skipped_records": sum(skipped.values()),
         }

@@ -79,20 +79,34 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     device = engine.device
     for step in range(start_step, cfg["steps"]):
         t0 = time.perf_counter()
-        loss_sum = torch.zeros(2, dtype=torch.float64)  # (sum of micro-batch losses, tokens seen)
-        for _ in range(accum):
-            batch = {k: v.to(device) for k, v in next(batches).items()}
-            out = engine(**batch)
-            engine.backward(out.loss)
+        micro = [next(batches) for _ in range(accum)]
+        # Token-level mean over the whole global batch: every loss token weighs the same, however the
+        # tokens fall across micro-batches and ranks (a micro-batch may hold none at all).
+        counts = torch.tensor(
+            [
+                sum(int((b["labels"][:, 1:] != -100).sum()) for b in micro),
+                sum(int(b["attention_mask"].sum()) for b in micro),
+            ],
+            dtype=torch.float64,
+        )
+        dist.all_reduce(counts)
+        n_loss_tokens = max(1.0, counts[0].item())
+        loss_sum = torch.zeros(1, dtype=torch.float64)
+        for batch in micro:
+            batch = {k: v.to(device) for k, v in batch.items()}
+            summed = _summed_loss(engine, batch)
+            # DeepSpeed divides by the accumulation steps and averages over ranks; undo both.
+            engine.backward(summed * (accum * world / n_loss_tokens))
             engine.step()
-            loss_sum += torch.tensor([out.loss.item(), float(batch["attention_mask"].sum())], dtype=torch.float64)
+            loss_sum += summed.detach().double().cpu()
         dist.all_reduce(loss_sum)
         dt = time.perf_counter() - t0
         metrics = {
-            "train/loss": loss_sum[0].item() / (accum * world),
+            "train/loss": loss_sum.item() / n_loss_tokens,
             "train/lr": scheduler.get_last_lr()[0],
             "train/grad_norm": _grad_norm(engine),
-            "train/tokens_per_s": loss_sum[1].item() / dt,
+            "train/tokens_per_s": counts[1].item() / dt,
+            "train/loss_tokens": counts[0].item(),
             "train/step_time_s": dt,
         }
         logger.log(metrics, step=step + 1)
@@ -102,6 +116,16 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
             _report_checkpoint(engine, tokenizer, {**metrics, "step": step + 1}, step + 1, export=last)
         if config.get("fail_at_step") == step + 1 and rank == world - 1 and not _resumed(start_step):
             os._exit(1)  # fault injection for the restart test: this worker dies without a goodbye
+
+
+def _summed_loss(engine: Any, batch: dict[str, Any]) -> Any:
+    """Sum (not mean) of next-token cross-entropy over the labelled positions of a micro-batch."""
+    import torch.nn.functional as F
+
+    logits = engine(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    return F.cross_entropy(
+        logits[:, :-1].flatten(0, 1).float(), batch["labels"][:, 1:].flatten(), ignore_index=-100, reduction="sum"
+    )
 
 
 def _resumed(start_step: int) -> bool:

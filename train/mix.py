@@ -38,6 +38,7 @@ class MixReport:
     tokens: int = 0
     loss_tokens: int = 0
     truncated: int = 0
+    rows_without_loss_tokens: int = 0
     unique_agent_records: int = 0
     unique_general_records: int = 0
     agent_repeats: float = 0.0
@@ -153,6 +154,9 @@ def summarize_mix(out_dir: str | Path, *, eta: float, num_samples: int) -> MixRe
         tokens=int(pc.sum(table.column("num_tokens")).as_py() or 0),
         loss_tokens=int(pc.sum(table.column("num_loss_tokens")).as_py() or 0),
         truncated=int(pc.sum(table.column("truncated").cast("int64")).as_py() or 0),
+        # Such rows train nothing (all their assistant tokens were cut); counted so a too-short
+        # seq_len shows up in the report instead of as a quietly wasted share of the batch.
+        rows_without_loss_tokens=int(pc.sum(pc.equal(table.column("num_loss_tokens"), 0).cast("int64")).as_py() or 0),
         out_dir=str(out_dir),
     )
 

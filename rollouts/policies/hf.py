@@ -27,6 +27,9 @@ class HFPolicy(Policy):
     ):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # one bar per actor would garble the driver's progress bar
 
         if not model:
             raise PolicyConfigError("rollout.policy.model: the hf policy needs a checkpoint path or hub id")
