@@ -131,8 +131,9 @@ def cmd_envs_list(args: argparse.Namespace) -> int:
     import envs
 
     table = Table(title="agenttune environments")
-    for col in ("id", "role", "max turns", "train tasks", "test tasks", "description"):
-        table.add_column(col)
+    for col in ("id", "role", "max turns", "train tasks", "test tasks"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("description")
     for spec in envs.list_specs():
         counts = spec.task_counts
         table.add_row(

@@ -50,7 +50,7 @@ def run_episode(
         messages.append({"role": "user", "content": obs})
         while True:
             if max_turns is not None and turns >= max_turns:
-                status = "task_limit_reached"
+                status = "agent_invalid_action" if info.get("invalid_action") else "task_limit_reached"
                 break
             if deadline is not None and time.monotonic() > deadline:
                 status, error = "timeout", f"episode exceeded {timeout_s:.0f} s after {turns} turns"

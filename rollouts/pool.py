@@ -82,6 +82,7 @@ class RolloutActor:
 class RolloutSummary:
     total: int = 0
     skipped_existing: int = 0
+    repaired_lines: int = 0
     finished: int = 0
     actor_restarts: int = 0
     wall_s: float = 0.0
@@ -108,6 +109,7 @@ class RolloutSummary:
         return {
             "total": self.total,
             "skipped_existing": self.skipped_existing,
+            "repaired_lines": self.repaired_lines,
             "finished": self.finished,
             "actor_restarts": self.actor_restarts,
             "wall_s": round(self.wall_s, 3),
@@ -132,11 +134,14 @@ def run_rollouts(
     on_record: Callable[[dict[str, Any]], None] | None = None,
 ) -> RolloutSummary:
     """Run ``jobs`` on ``num_actors`` actors, appending each record to ``out_path`` (JSONL)."""
-    out_path = Path(out_path)
-    done = {r["id"] for r in read_jsonl(out_path)} if out_path.exists() else set()
+    writer = JsonlWriter(out_path)  # repairs a line cut by a crash before we read what is done
+    done = {r["id"] for r in read_jsonl(out_path)}
     todo = [j for j in jobs if record_id(j["task"]["task_id"], j["sample_index"]) not in done]
-    summary = RolloutSummary(total=len(jobs), skipped_existing=len(jobs) - len(todo))
+    summary = RolloutSummary(
+        total=len(jobs), skipped_existing=len(jobs) - len(todo), repaired_lines=writer.repaired_lines
+    )
     if not todo:
+        writer.close()
         return summary
     opts = {"num_cpus": 1, **(actor_options or {})}
     actor_cls = ray.remote(**opts)(RolloutActor)
@@ -152,7 +157,7 @@ def run_rollouts(
         job = queue.pop()
         in_flight[actors[slot].run.remote(job)] = (slot, job, actors[slot])
 
-    with JsonlWriter(out_path) as writer:
+    with writer:
         for slot in range(n):
             for _ in range(IN_FLIGHT_PER_ACTOR):
                 if queue:

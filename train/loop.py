@@ -115,7 +115,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         if last or (every and (step + 1) % every == 0):
             _report_checkpoint(engine, tokenizer, {**metrics, "step": step + 1}, step + 1, export=last)
         if config.get("fail_at_step") == step + 1 and rank == world - 1 and not _resumed(start_step):
-            os._exit(1)  # fault injection for the restart test: this worker dies without a goodbye
+            _die_like_a_lost_node()
 
 
 def _summed_loss(engine: Any, batch: dict[str, Any]) -> Any:
@@ -130,6 +130,17 @@ def _summed_loss(engine: Any, batch: dict[str, Any]) -> Any:
 
 def _resumed(start_step: int) -> bool:
     return start_step > 0
+
+
+def _die_like_a_lost_node() -> None:
+    """Fault injection for the restart test: exit with no goodbye, as a lost node would.
+
+    It waits a few seconds first: Ray Train's controller collects reports (and so learns
+    of the last checkpoint) on its health-check poll, every 2 s by default; a real
+    failure comes long after the last checkpoint was registered.
+    """
+    time.sleep(5)
+    os._exit(1)
 
 
 def _load_model(path: str, ds_cfg: dict[str, Any], cfg: dict[str, Any]) -> tuple[Any, Any]:

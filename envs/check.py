@@ -1,0 +1,53 @@
+"""``agenttune envs check ENV``: does an env hold up? Checker, oracle and random agent on N tasks.
+
+The oracle must solve every task (the grader accepts the gold solution) and a random
+agent almost none (the tasks are not trivial). With ``tasks_file`` the tasks come from
+an external file (e.g. AgentBench's dbbench JSONL) and the oracle follows each task's
+own gold solution, so its success rate measures whether the env grades them right.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from gymnasium.utils.env_checker import check_env
+
+from envs import registry
+
+
+def check_env_quality(env_id: str, *, num_tasks: int = 20, tasks_file: str | None = None) -> dict[str, Any]:
+    from rollouts.episode import run_episode
+    from rollouts.policies.oracle import OraclePolicy
+    from rollouts.policies.random_policy import RandomPolicy
+
+    spec = registry.get_spec(env_id)
+    if tasks_file:
+        tasks = registry.load_tasks(spec.id, tasks_file)[:num_tasks]
+    else:
+        tasks = registry.generate_tasks(spec.id, "test", num_tasks)
+    checker_error = None
+    with registry.make_env(spec.id) as env:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                check_env(env.unwrapped, skip_render_check=True)
+        except Exception as e:  # noqa: BLE001 - reported as the check's result, not raised
+            checker_error = f"{type(e).__name__}: {e}"
+        rates = {}
+        statuses: dict[str, dict[str, int]] = {}
+        for name, policy in (("oracle", OraclePolicy()), ("random", RandomPolicy())):
+            recs = [run_episode(env, policy, t, seed=i) for i, t in enumerate(tasks)]
+            rates[name] = sum(r["success"] for r in recs) / max(1, len(recs))
+            statuses[name] = {s: sum(r["status"] == s for r in recs) for s in {r["status"] for r in recs}}
+    return {
+        "env": spec.id,
+        "tasks": len(tasks),
+        "source": tasks_file or "generated:test",
+        "checker_passed": checker_error is None,
+        "checker_error": checker_error,
+        "oracle_success_rate": rates["oracle"],
+        "random_success_rate": rates["random"],
+        "oracle_status": statuses["oracle"],
+        "random_status": statuses["random"],
+    }
