@@ -210,8 +210,8 @@ def _collate(rows: dict[str, Any], pad_id: int, torch: Any) -> dict[str, Any]:
     lab = torch.full((len(seqs), width), -100, dtype=torch.long)
     mask = torch.zeros((len(seqs), width), dtype=torch.long)
     for i, (s, y) in enumerate(zip(seqs, labels, strict=True)):
-        ids[i, : len(s)] = torch.as_tensor(s, dtype=torch.long)
-        lab[i, : len(y)] = torch.as_tensor(y, dtype=torch.long)
+        ids[i, : len(s)] = torch.tensor(s, dtype=torch.long)
+        lab[i, : len(y)] = torch.tensor(y, dtype=torch.long)
         mask[i, : len(s)] = 1
     return {"input_ids": ids, "labels": lab, "attention_mask": mask}
 

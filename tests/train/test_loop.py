@@ -8,34 +8,24 @@ import torch
 from mlflow.tracking import MlflowClient
 from safetensors.torch import load_file
 
+from cluster.config import TrainConfig
 from train.corpus import generate_general_records
 from train.loop import deepspeed_config, export_model, fit
 from train.mix import build_mix
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-TRAIN = dict(
+TRAIN = TrainConfig(
     steps=4,
     global_batch_size=4,
     micro_batch_size=1,
     seq_len=256,
     lr=5e-3,
-    schedule="cosine",
     warmup_ratio=0.25,
-    betas=(0.9, 0.95),
-    weight_decay=0.1,
-    grad_clip=1.0,
-    precision="fp32",
-    zero_stage=3,
-    offload_optimizer=False,
-    gradient_checkpointing=False,
     num_workers=2,
-    cpus_per_worker=1.0,
-    use_gpu=False,
     checkpoint_every=2,
     max_failures=1,
-    resume_from=None,
-)
+).model_dump()
 
 
 @pytest.fixture(scope="module")

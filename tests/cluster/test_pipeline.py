@@ -1,0 +1,159 @@
+"""The whole pipeline as users run it: `agenttune pipeline` in a subprocess, and the same job through
+`ray start --head` + `ray job submit`. Both check the outputs and the MLflow run tree."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+SMALL = [
+    "rollout.envs.0.num_tasks=12",
+    "train.steps=4",
+    "train.checkpoint_every=0",
+    "eval.envs.0.num_tasks=3",
+    "eval.max_new_tokens=16",
+]
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_ADDRESS", "MLFLOW_"))}
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    return env | extra
+
+
+def _check_run_tree(uri: str, run_dir: Path, *, eval_tasks: int = 3) -> None:
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name("agenttune-demo")
+    runs = {r.info.run_name: r for r in client.search_runs([exp.experiment_id])}
+    parent = runs["demo:pipeline"]
+    assert {"rollout", "filter", "mix", "train", "eval", "eval-tuned", "eval-base"} <= set(runs)
+    for name in ("rollout", "filter", "mix", "train", "eval"):
+        assert runs[name].data.tags["mlflow.parentRunId"] == parent.info.run_id
+    assert parent.data.params["train.zero_stage"] == "3" and parent.data.params["mix.eta"] == "0.2"
+    assert parent.data.params["train.steps"] == "4"
+    train_id = runs["train"].info.run_id
+    for metric in ("train/loss", "train/lr", "train/tokens_per_s"):
+        assert [m.step for m in client.get_metric_history(train_id, metric)] == [1, 2, 3, 4], metric
+    assert runs["rollout"].data.metrics["rollout/success_rate"] == 1.0
+    assert runs["filter"].data.metrics["rollout/kept"] == 12
+    for label in ("tuned", "base"):
+        m = runs[f"eval-{label}"].data.metrics
+        assert m["eval/agenttune_DB-v0/episodes"] == eval_tasks and "eval/held_in/score" in m
+    assert any(a.path == "model" for a in client.list_artifacts(train_id))
+
+
+def _check_outputs(run_dir: Path) -> None:
+    recs = [json.loads(line) for line in (run_dir / "rollout" / "trajectories.jsonl").read_text().splitlines()]
+    assert len(recs) == 12 and {r["status"] for r in recs} == {"completed"}
+    assert set(recs[0]) >= {
+        "id",
+        "conversations",
+        "env",
+        "task_id",
+        "split",
+        "seed",
+        "reward",
+        "success",
+        "status",
+        "turns",
+        "policy",
+        "schema_version",
+    }
+    kept = json.loads((run_dir / "filter" / "kept.json").read_text())
+    assert len(kept) == 12 and kept[0]["conversations"][1]["from"] == "gpt"
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    AutoModelForCausalLM.from_pretrained(run_dir / "model")
+    assert AutoTokenizer.from_pretrained(run_dir / "model").chat_template
+    assert (run_dir / "model" / "model.safetensors").exists()
+
+
+def test_pipeline_command_end_to_end(tmp_path):
+    run_dir = tmp_path / "run"
+    uri = f"sqlite:///{tmp_path}/elsewhere.db"  # MLFLOW_TRACKING_URI wins over the run dir's store
+    cmd = [
+        str(BIN / "agenttune"),
+        "pipeline",
+        "cluster/configs/demo.yaml",
+        f"run.dir={run_dir}",
+        *SMALL,
+        "--no-progress",
+    ]
+    proc = subprocess.run(
+        cmd, cwd=REPO, env=_env(MLFLOW_TRACKING_URI=uri), capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "agenttune pipeline: demo" in proc.stdout
+    assert not (run_dir / "mlflow.db").exists()
+    _check_run_tree(uri, run_dir)
+    _check_outputs(run_dir)
+
+
+@pytest.fixture
+def ray_head(tmp_path):
+    """A real Ray head started with `ray start --head` (token auth on, as Ray's default), stopped after."""
+    ray = str(BIN / "ray")
+    env = _env(RAY_AUTH_MODE="token")
+    subprocess.run([ray, "stop", "--force"], env=env, capture_output=True, timeout=120)
+    start = subprocess.run(
+        [
+            ray,
+            "start",
+            "--head",
+            "--num-cpus=4",
+            "--disable-usage-stats",
+            "--dashboard-host=127.0.0.1",
+            "--dashboard-port=8265",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert start.returncode == 0, start.stderr[-3000:]
+    try:
+        yield env | {"RAY_ADDRESS": "http://127.0.0.1:8265"}
+    finally:
+        subprocess.run([ray, "stop", "--force"], env=env, capture_output=True, timeout=120)
+
+
+def test_ray_job_submit_runs_the_pipeline(ray_head, tmp_path):
+    run_dir = tmp_path / "jobrun"
+    proc = subprocess.run(
+        [
+            str(BIN / "ray"),
+            "job",
+            "submit",
+            "--working-dir",
+            ".",
+            "--",
+            "agenttune",
+            "pipeline",
+            "cluster/configs/demo.yaml",
+            f"run.dir={run_dir}",
+            *SMALL,
+            "--no-progress",
+        ],
+        cwd=REPO,
+        env=ray_head,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-4000:]
+    assert "succeeded" in out and "agenttune pipeline: demo" in out
+    _check_run_tree(f"sqlite:///{run_dir}/mlflow.db", run_dir)
+    _check_outputs(run_dir)
+    assert shutil.which("ray", path=str(BIN))
