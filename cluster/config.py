@@ -59,7 +59,11 @@ class TinyModelSection(_Section):
     num_layers: int = Field(2, ge=1)
     num_heads: int = Field(4, ge=1)
     vocab_size: int = Field(2048, ge=256)
-    chat_template: Literal["llama2", "chatml"] = "llama2"
+    chat_template: Literal["llama2", "chatml"] = Field(
+        "chatml",
+        description="Template of the tiny tokenizer. ChatML suits a byte-level BPE: with the Llama-2 template the "
+        "space after [/INST] becomes a token of its own that a tiny model learns to follow with </s>.",
+    )
 
 
 class ModelSection(_Section):
@@ -98,7 +102,11 @@ class RolloutConfig(_Section):
     policy: PolicySection = Field(default_factory=PolicySection)
     num_actors: int = Field(2, ge=1, description="Rollout actors (one CPU each).")
     episode_timeout_s: float = Field(300.0, gt=0, description="Wall-clock limit of one episode.")
-    output_format: Literal["jsonl", "parquet"] = "jsonl"
+    output_format: Literal["jsonl", "parquet"] = Field(
+        "jsonl",
+        description="Records are appended to rollout/trajectories.jsonl as episodes finish; 'parquet' also "
+        "writes rollout/trajectories.parquet when the stage ends.",
+    )
 
 
 class FilterConfig(_Section):

@@ -25,7 +25,7 @@ from cluster.config import EnvSelection, PipelineConfig
 from envs.base import Task
 from rollouts.filters import FilterRules, filter_records, to_agentinstruct
 from rollouts.pool import make_jobs, run_rollouts
-from rollouts.records import read_jsonl, write_json_atomic
+from rollouts.records import read_jsonl, write_json_atomic, write_parquet_atomic
 from train import mlflow_utils as mlf
 
 log = logging.getLogger("agenttune")
@@ -94,6 +94,8 @@ def rollout(cfg: PipelineConfig, *, progress: bool = True) -> dict[str, Any]:
         episode_timeout_s=cfg.rollout.episode_timeout_s,
         progress=progress,
     ).to_dict()
+    if cfg.rollout.output_format == "parquet":  # JSONL stays the append log; Parquet is a finished copy
+        write_parquet_atomic(p["trajectories"].with_suffix(".parquet"), read_jsonl(p["trajectories"]))
     metrics = {
         "rollout/episodes": summary["finished"],
         "rollout/skipped_existing": summary["skipped_existing"],

@@ -72,6 +72,8 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     )
     start_step = _maybe_resume(engine, config.get("resume_from"))
     logger = RunLogger(config.get("tracking_uri"), config.get("mlflow_run_id"), enabled=rank == 0)
+    if start_step == 0:  # a restarted worker group must not log the same params again
+        logger.log_params(_flat({"train": cfg, "deepspeed": ds_cfg, "world_size": world}))
     accum = ds_cfg["gradient_accumulation_steps"]
     batches = _batches(ray.train.get_dataset_shard("train"), cfg["micro_batch_size"], tokenizer.pad_token_id)
     for _ in range(start_step * accum):  # continue the data stream where the checkpoint left it
@@ -126,6 +128,14 @@ def _summed_loss(engine: Any, batch: dict[str, Any]) -> Any:
     return F.cross_entropy(
         logits[:, :-1].flatten(0, 1).float(), batch["labels"][:, 1:].flatten(), ignore_index=-100, reduction="sum"
     )
+
+
+def _flat(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in tree.items():
+        key = f"{prefix}{k}"
+        out |= _flat(v, f"{key}.") if isinstance(v, dict) else {key: v}
+    return out
 
 
 def _resumed(start_step: int) -> bool:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import ray
 import ray.data
 from ray.data import MixStoppingCondition
@@ -76,25 +77,28 @@ class Tokenize:
         self.tokenizer = AutoTokenizer.from_pretrained(tokenizer_path)
         self.seq_len = seq_len
 
-    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
+    def __call__(self, batch: dict[str, np.ndarray]) -> pa.Table:
         from train.masking import tokenize_conversation
 
         ids, labels, n_loss, truncated = [], [], [], []
         for conv in batch["conversations"]:
             out = tokenize_conversation(self.tokenizer, json.loads(conv), self.seq_len)
-            ids.append(np.asarray(out["input_ids"], dtype=np.int32))
-            labels.append(np.asarray(out["labels"], dtype=np.int32))
-            n_loss.append(int(sum(1 for x in out["labels"] if x != -100)))
+            ids.append(out["input_ids"])
+            labels.append(out["labels"])
+            n_loss.append(sum(1 for x in out["labels"] if x != -100))
             truncated.append(bool(out.get("truncated", False)))
-        return {
-            "id": batch["id"],
-            "source": batch["source"],
-            "input_ids": ids,
-            "labels": labels,
-            "num_tokens": np.asarray([len(x) for x in ids], dtype=np.int64),
-            "num_loss_tokens": np.asarray(n_loss, dtype=np.int64),
-            "truncated": np.asarray(truncated),
-        }
+        # Plain list<int32> columns (not Ray's tensor extension type) so any Parquet reader gets the lists.
+        return pa.table(
+            {
+                "id": pa.array(batch["id"].tolist(), pa.string()),
+                "source": pa.array(batch["source"].tolist(), pa.string()),
+                "input_ids": pa.array(ids, pa.list_(pa.int32())),
+                "labels": pa.array(labels, pa.list_(pa.int32())),
+                "num_tokens": pa.array([len(x) for x in ids], pa.int64()),
+                "num_loss_tokens": pa.array(n_loss, pa.int64()),
+                "truncated": pa.array(truncated, pa.bool_()),
+            }
+        )
 
 
 def build_mix(
@@ -123,7 +127,7 @@ def build_mix(
         Tokenize,
         fn_constructor_kwargs={"tokenizer_path": tokenizer_path, "seq_len": seq_len},
         batch_size=64,
-        concurrency=1,
+        compute=ray.data.ActorPoolStrategy(size=1),
     )
     out_dir = Path(out_dir)
     tmp = out_dir.with_name(f".{out_dir.name}.tmp")

@@ -80,6 +80,12 @@ class RunLogger:
         self.run_id = run_id
         self._client = MlflowClient(tracking_uri) if self.enabled else None
 
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        if self.enabled:
+            items = [mlflow.entities.Param(k, v) for k, v in redact(params).items()]
+            for i in range(0, len(items), PARAMS_PER_BATCH):
+                self._client.log_batch(self.run_id, params=items[i : i + PARAMS_PER_BATCH])
+
     def log(self, metrics: Mapping[str, float], step: int) -> None:
         if not self.enabled:
             return

@@ -43,6 +43,8 @@ def _check_run_tree(uri: str, run_dir: Path, *, eval_tasks: int = 3) -> None:
     assert parent.data.params["train.zero_stage"] == "3" and parent.data.params["mix.eta"] == "0.2"
     assert parent.data.params["train.steps"] == "4"
     train_id = runs["train"].info.run_id
+    assert runs["train"].data.params["deepspeed.zero_optimization.stage"] == "3"  # logged by rank 0
+    assert runs["train"].data.params["world_size"] == "2"
     for metric in ("train/loss", "train/lr", "train/tokens_per_s"):
         assert [m.step for m in client.get_metric_history(train_id, metric)] == [1, 2, 3, 4], metric
     assert runs["rollout"].data.metrics["rollout/success_rate"] == 1.0
@@ -96,6 +98,9 @@ def test_pipeline_command_end_to_end(tmp_path):
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert "agenttune pipeline: demo" in proc.stdout
     assert not (run_dir / "mlflow.db").exists()
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(run_dir / "rollout" / "trajectories.parquet").num_rows == 12
     _check_run_tree(uri, run_dir)
     _check_outputs(run_dir)
 
