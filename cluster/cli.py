@@ -133,7 +133,6 @@ def cmd_envs_list(args: argparse.Namespace) -> int:
     table = Table(title="agenttune environments")
     for col in ("id", "role", "max turns", "train tasks", "test tasks"):
         table.add_column(col, no_wrap=True)
-    table.add_column("description")
     for spec in envs.list_specs():
         counts = spec.task_counts
         table.add_row(
@@ -142,7 +141,6 @@ def cmd_envs_list(args: argparse.Namespace) -> int:
             str(spec.max_turns),
             _count(counts.get("train")),
             _count(counts.get("test")),
-            spec.description,
         )
     Console().print(table)
     return 0

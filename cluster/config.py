@@ -45,7 +45,11 @@ class MLflowSection(_Section):
 
 
 class RaySection(_Section):
-    address: str | None = Field(None, description="Ray address; None: RAY_ADDRESS, else a local Ray instance.")
+    address: str | None = Field(
+        None,
+        description="Ray address ('auto' joins a `ray start` cluster on this machine); None: RAY_ADDRESS if set "
+        "(`ray job submit` sets it), else a fresh local Ray instance.",
+    )
     num_cpus: int | None = Field(
         None,
         ge=1,
@@ -141,7 +145,10 @@ class TrainConfig(_Section):
     steps: int = Field(20, ge=1, description="Optimizer steps.")
     global_batch_size: int = Field(4, ge=1)
     micro_batch_size: int = Field(1, ge=1, description="Per-worker batch of one forward/backward.")
-    seq_len: int = Field(512, ge=16)
+    seq_len: int = Field(512, ge=16, description="Tokens per training sequence (and per sample before packing).")
+    packing: bool = Field(
+        True, description="Pack several samples per sequence (per-sample positions, no cross-sample attention)."
+    )
     lr: float = Field(1e-3, gt=0)
     schedule: Literal["cosine", "linear", "constant"] = "cosine"
     warmup_ratio: float = Field(0.02, ge=0.0, lt=1.0)

@@ -22,20 +22,20 @@ log = logging.getLogger("agenttune")
 
 
 def init_ray(cfg: PipelineConfig) -> None:
-    """Join the cluster this job runs on (``ray job submit``, RAY_ADDRESS) or start a local one."""
+    """Join the cluster named by ``ray.address`` or RAY_ADDRESS (set by ``ray job submit``), else start a
+    fresh local instance with ``ray.num_cpus`` logical CPUs (``ray.address: auto`` joins a local
+    ``ray start`` cluster instead)."""
     if ray.is_initialized():
         return
     address = cfg.ray.address or os.environ.get("RAY_ADDRESS")
-    # Workers import the project's packages: ship the working dir when starting locally from a checkout.
     ray.init(
-        address=address,
+        address=address or "local",
         num_cpus=None if address else cfg.ray.num_cpus,
         log_to_driver=True,
         configure_logging=True,
         logging_level=logging.WARNING,
     )
-    ctx = ray.data.DataContext.get_current()
-    ctx.enable_progress_bars = False
+    ray.data.DataContext.get_current().enable_progress_bars = False
 
 
 def open_parent_run(cfg: PipelineConfig, stage: str) -> Any:

@@ -1,13 +1,13 @@
 """agenttune's text environments. Importing this package registers every built-in env with gymnasium.
 
 import envs
-print([spec.id for spec in envs.list_specs()])      # ['agenttune/DB-v0']
+print([spec.id for spec in envs.list_specs()])      # ['agenttune/DB-v0', ...]
 env = envs.make_env("DB")
 """
 
 from __future__ import annotations
 
-from envs import db
+from envs import adventure, db, household, kg, qa
 from envs.base import EnvSpec, Oracle, Task
 from envs.errors import EnvError, EnvsError, TaskFormatError, UnknownEnvError
 from envs.registry import (
@@ -20,7 +20,8 @@ from envs.registry import (
     register_env,
 )
 
-register_env(db.SPEC)
+for _module in (db, kg, household, qa, adventure):
+    register_env(_module.SPEC)
 
 __all__ = [
     "EnvError",

@@ -25,6 +25,7 @@ from ray.train import Checkpoint, CheckpointConfig, FailureConfig, RunConfig, Sc
 from ray.train.torch import TorchConfig, TorchTrainer
 
 from train.errors import TrainError
+from train.packing import IGNORE, SOURCES, pack
 
 HF_EXPORT_DIR = "hf"
 DS_TAG = "ds"  # DeepSpeed checkpoint tag inside each Ray Train checkpoint
@@ -75,7 +76,8 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     if start_step == 0:  # a restarted worker group must not log the same params again
         logger.log_params(_flat({"train": cfg, "deepspeed": ds_cfg, "world_size": world}))
     accum = ds_cfg["gradient_accumulation_steps"]
-    batches = _batches(ray.train.get_dataset_shard("train"), cfg["micro_batch_size"], tokenizer.pad_token_id)
+    batches = _batches(ray.train.get_dataset_shard("train"), cfg, tokenizer.pad_token_id)
+    n_params = sum(p.ds_numel if hasattr(p, "ds_numel") else p.numel() for p in engine.module.parameters())
     for _ in range(start_step * accum):  # continue the data stream where the checkpoint left it
         next(batches)
     device = engine.device
@@ -84,33 +86,41 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         micro = [next(batches) for _ in range(accum)]
         # Token-level mean over the whole global batch: every loss token weighs the same, however the
         # tokens fall across micro-batches and ranks (a micro-batch may hold none at all).
-        counts = torch.tensor(
-            [
-                sum(int((b["labels"][:, 1:] != -100).sum()) for b in micro),
-                sum(int(b["attention_mask"].sum()) for b in micro),
-            ],
-            dtype=torch.float64,
-        )
+        # counts: loss tokens, real tokens, padded slots, then loss tokens per source (agent, general).
+        counts = torch.zeros(3 + len(SOURCES), dtype=torch.float64)
+        for b in micro:
+            trained = b["labels"][:, 1:] != IGNORE
+            counts[0] += trained.sum()
+            counts[1] += b["real_tokens"].sum()
+            counts[2] += b["input_ids"].numel()
+            for i, sid in enumerate(SOURCES.values()):
+                counts[3 + i] += (trained & (b["source_ids"][:, 1:] == sid)).sum()
         dist.all_reduce(counts)
         n_loss_tokens = max(1.0, counts[0].item())
-        loss_sum = torch.zeros(1, dtype=torch.float64)
+        sums = torch.zeros(1 + len(SOURCES), dtype=torch.float64)  # total, then per source
         for batch in micro:
             batch = {k: v.to(device) for k, v in batch.items()}
-            summed = _summed_loss(engine, batch)
+            summed, by_source = _summed_loss(engine, batch)
             # DeepSpeed divides by the accumulation steps and averages over ranks; undo both.
             engine.backward(summed * (accum * world / n_loss_tokens))
             engine.step()
-            loss_sum += summed.detach().double().cpu()
-        dist.all_reduce(loss_sum)
+            sums[0] += summed.detach().double().cpu()
+            sums[1:] += by_source
+        dist.all_reduce(sums)
         dt = time.perf_counter() - t0
         metrics = {
-            "train/loss": loss_sum.item() / n_loss_tokens,
+            "train/loss": sums[0].item() / n_loss_tokens,
             "train/lr": scheduler.get_last_lr()[0],
             "train/grad_norm": _grad_norm(engine),
             "train/tokens_per_s": counts[1].item() / dt,
             "train/loss_tokens": counts[0].item(),
+            "train/padding_share": 1 - counts[1].item() / max(1.0, counts[2].item()),
             "train/step_time_s": dt,
+            "train/mfu": _mfu(n_params, counts[1].item() / dt, world, cfg),
         }
+        for i, name in enumerate(SOURCES):
+            if counts[3 + i] > 0:
+                metrics[f"train/loss_{name}"] = sums[1 + i].item() / counts[3 + i].item()
         logger.log(metrics, step=step + 1)
         last = step + 1 == cfg["steps"]
         every = cfg["checkpoint_every"]
@@ -120,14 +130,43 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
             _die_like_a_lost_node()
 
 
-def _summed_loss(engine: Any, batch: dict[str, Any]) -> Any:
-    """Sum (not mean) of next-token cross-entropy over the labelled positions of a micro-batch."""
+def _summed_loss(engine: Any, batch: dict[str, Any]) -> tuple[Any, Any]:
+    """Sum (not mean) of next-token cross-entropy over the labelled positions, in total and per source."""
+    import torch
     import torch.nn.functional as F
 
-    logits = engine(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-    return F.cross_entropy(
-        logits[:, :-1].flatten(0, 1).float(), batch["labels"][:, 1:].flatten(), ignore_index=-100, reduction="sum"
-    )
+    inputs = {k: batch[k] for k in ("input_ids", "attention_mask", "position_ids") if k in batch}
+    logits = engine(**inputs, use_cache=False).logits  # with a KV cache, transformers ignores packing
+    labels = batch["labels"][:, 1:]
+    per_token = F.cross_entropy(
+        logits[:, :-1].flatten(0, 1).float(), labels.flatten(), ignore_index=IGNORE, reduction="none"
+    ).view_as(labels)
+    sources = batch["source_ids"][:, 1:]
+    trained = labels != IGNORE
+    by_source = torch.stack(
+        [per_token[(sources == s) & trained].sum().detach().double() for s in SOURCES.values()]
+    ).cpu()
+    return per_token.sum(), by_source
+
+
+def _mfu(n_params: int, tokens_per_s: float, world: int, cfg: dict[str, Any]) -> float | None:
+    """Model FLOPs utilisation: 6 x params x tokens/s over the hardware's peak (GPU only; None on CPU).
+
+    The peak is the bf16 dense figure of the GPU model when known (``AGENTTUNE_PEAK_TFLOPS`` overrides).
+    """
+    import torch
+
+    if not cfg["use_gpu"] or not torch.cuda.is_available():
+        return None
+    peak = float(os.environ.get("AGENTTUNE_PEAK_TFLOPS", 0)) or _known_peak_tflops(torch.cuda.get_device_name())
+    if not peak:
+        return None
+    return 6 * n_params * tokens_per_s / (peak * 1e12 * world)
+
+
+def _known_peak_tflops(name: str) -> float:
+    table = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "A10G": 125.0, "L4": 121.0}
+    return next((v for k, v in table.items() if k in name), 0.0)
 
 
 def _flat(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -199,31 +238,59 @@ def _make_scheduler(optimizer: Any, cfg: dict[str, Any]) -> Any:
     return get_scheduler(name, optimizer, num_warmup_steps=warmup, num_training_steps=cfg["steps"])
 
 
-def _batches(shard: Any, micro_batch_size: int, pad_id: int) -> Any:
-    """Endless padded micro-batches from this worker's shard (a new pass when it runs out)."""
-    import torch
+def _batches(shard: Any, cfg: dict[str, Any], pad_id: int) -> Any:
+    """Endless micro-batches from this worker's shard (a new pass when it runs out).
 
+    With ``packing`` each micro-batch holds ``micro_batch_size`` packed sequences of up to
+    ``seq_len`` tokens; without, ``micro_batch_size`` samples padded to the longest.
+    """
+    micro = cfg["micro_batch_size"]
     while True:
         n = 0
-        for rows in shard.iter_batches(batch_size=micro_batch_size, batch_format="pyarrow", drop_last=True):
-            n += 1
-            yield _collate(rows, pad_id, torch)
+        if cfg.get("packing", True):
+            rows = (r for b in shard.iter_batches(batch_size=256, batch_format="pyarrow") for r in b.to_pylist())
+            group: list[dict[str, Any]] = []
+            for seq in pack(rows, cfg["seq_len"]):
+                group.append(seq)
+                if len(group) == micro:
+                    n += 1
+                    yield collate(group, pad_id, packed=True)
+                    group = []
+        else:
+            for b in shard.iter_batches(batch_size=micro, batch_format="pyarrow", drop_last=True):
+                n += 1
+                yield collate(b.to_pylist(), pad_id, packed=False)
         if n == 0:
             raise TrainError("this worker's data shard is empty: the mix has fewer rows than workers x micro batch")
 
 
-def _collate(rows: dict[str, Any], pad_id: int, torch: Any) -> dict[str, Any]:
-    seqs, labels = rows.column("input_ids").to_pylist(), rows.column("labels").to_pylist()
-    width = max(len(s) for s in seqs)
-    width = -(-width // 8) * 8  # a multiple of 8 keeps kernels on their fast paths
-    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
-    lab = torch.full((len(seqs), width), -100, dtype=torch.long)
-    mask = torch.zeros((len(seqs), width), dtype=torch.long)
-    for i, (s, y) in enumerate(zip(seqs, labels, strict=True)):
-        ids[i, : len(s)] = torch.tensor(s, dtype=torch.long)
-        lab[i, : len(y)] = torch.tensor(y, dtype=torch.long)
-        mask[i, : len(s)] = 1
-    return {"input_ids": ids, "labels": lab, "attention_mask": mask}
+def collate(rows: list[dict[str, Any]], pad_id: int, *, packed: bool) -> dict[str, Any]:
+    """Pad to the longest row (a multiple of 8). Packed rows carry position ids and no attention mask,
+    which transformers reads as sample boundaries; source ids mark agent (0) and general (1) tokens."""
+    import torch
+
+    width = -(-max(len(r["input_ids"]) for r in rows) // 8) * 8  # multiples of 8 keep kernels fast
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    lab = torch.full((len(rows), width), IGNORE, dtype=torch.long)
+    src = torch.full((len(rows), width), -1, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    pos = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        n = len(r["input_ids"])
+        ids[i, :n] = torch.tensor(r["input_ids"], dtype=torch.long)
+        lab[i, :n] = torch.tensor(r["labels"], dtype=torch.long)
+        source = r.get("source_ids") or [SOURCES.get(r.get("source", "general"), 1)] * n
+        src[i, :n] = torch.tensor(source, dtype=torch.long)
+        mask[i, :n] = 1
+        if packed:
+            pos[i, :n] = torch.tensor(r["position_ids"], dtype=torch.long)
+            pos[i, n:] = torch.arange(width - n)  # the padding tail is a "sample" of its own, never trained
+    batch = {"input_ids": ids, "labels": lab, "source_ids": src, "real_tokens": mask}
+    if packed:
+        batch["position_ids"] = pos
+    else:
+        batch["attention_mask"] = mask
+    return batch
 
 
 def _grad_norm(engine: Any) -> float | None:
@@ -281,7 +348,7 @@ def fit(
 ) -> ray.train.Result:
     """Run the Ray Train job and return its result (``result.checkpoint`` holds ``hf/``)."""
     _check_capacity(train_cfg)
-    data = ray.data.read_parquet(str(data_dir), columns=["input_ids", "labels"])
+    data = ray.data.read_parquet(str(data_dir), columns=["input_ids", "labels", "source"])
     os.environ.setdefault("DS_ACCELERATOR", "cuda" if train_cfg["use_gpu"] else "cpu")
     storage = Path(storage_dir).resolve()
     trainer = TorchTrainer(

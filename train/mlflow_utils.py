@@ -12,6 +12,7 @@ import contextlib
 import os
 import re
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -39,10 +40,21 @@ def redact(params: Mapping[str, Any]) -> dict[str, str]:
 
 
 def setup(tracking_uri: str, experiment: str) -> str:
-    """Point MLflow at the store and experiment; return the experiment id."""
+    """Point MLflow at the store and experiment; return the experiment id.
+
+    With a SQLite store, MLflow would put artifacts in ``./mlruns`` of whatever directory
+    the job happens to run in; a new experiment's artifacts go beside the database instead.
+    """
     mlflow.set_tracking_uri(tracking_uri)
-    exp = mlflow.set_experiment(experiment)
-    return exp.experiment_id
+    if mlflow.get_experiment_by_name(experiment) is None:
+        location = None
+        if tracking_uri.startswith("sqlite:///"):
+            location = (Path(tracking_uri.removeprefix("sqlite:///")).parent / "mlartifacts").resolve().as_uri()
+        try:
+            mlflow.create_experiment(experiment, artifact_location=location)
+        except mlflow.exceptions.MlflowException:
+            pass  # created concurrently by another process: fine, set_experiment below finds it
+    return mlflow.set_experiment(experiment).experiment_id
 
 
 @contextlib.contextmanager

@@ -15,11 +15,9 @@ AgentBench grades (``grading``). A malformed reply is an observation with
 
 from __future__ import annotations
 
-import string
 from typing import Any
 
 import gymnasium
-from gymnasium import spaces
 
 from envs.base import Split, Task
 from envs.db import grading, prompts
@@ -28,31 +26,10 @@ from envs.db.generator import SPLIT_SEED_BASE, SPLIT_SIZE, generate_task
 from envs.db.payload import ENV_ID, payload_problems
 from envs.db.sqlite_exec import DEFAULT_MAX_OUTPUT_CHARS, DEFAULT_TIMEOUT_S, Database
 from envs.errors import EnvsError, TaskFormatError
+from envs.spaces import UnicodeText
 
 MAX_TURNS = 15  # AgentBench's dbbench max_round
 MAX_TEXT_CHARS = 100_000  # far above any prompt or reply; bounds space.sample() cost
-_SAMPLE_CHARSET = string.ascii_letters + string.digits + string.punctuation + " \n\tàéîõüßñçøåÄÉÖÜ–’"
-
-
-class UnicodeText(spaces.Text):
-    """A text space holding any Unicode string within the length bounds.
-
-    ``spaces.Text`` only holds strings drawn from its charset; listing all of Unicode
-    there would cost megabytes per env, and database text has any character. Sampling
-    still draws from a small charset.
-    """
-
-    def __init__(self, max_length: int, *, min_length: int = 0) -> None:
-        super().__init__(max_length, min_length=min_length, charset=_SAMPLE_CHARSET)
-
-    def contains(self, x: Any) -> bool:
-        if not isinstance(x, str) or not self.min_length <= len(x) <= self.max_length:
-            return False
-        try:
-            x.encode("utf-8")  # lone surrogates cannot reach a model or a file
-        except UnicodeEncodeError:
-            return False
-        return True
 
 
 class DBEnv(gymnasium.Env[str, str]):

@@ -90,6 +90,7 @@ def test_pipeline_command_end_to_end(tmp_path):
         "cluster/configs/demo.yaml",
         f"run.dir={run_dir}",
         *SMALL,
+        "rollout.output_format=parquet",
         "--no-progress",
     ]
     proc = subprocess.run(
@@ -98,6 +99,7 @@ def test_pipeline_command_end_to_end(tmp_path):
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert "agenttune pipeline: demo" in proc.stdout
     assert not (run_dir / "mlflow.db").exists()
+    assert (tmp_path / "mlartifacts").is_dir() and not (REPO / "mlruns").exists()  # artifacts beside the store
     import pyarrow.parquet as pq
 
     assert pq.read_table(run_dir / "rollout" / "trajectories.parquet").num_rows == 12
@@ -160,5 +162,6 @@ def test_ray_job_submit_runs_the_pipeline(ray_head, tmp_path):
     assert proc.returncode == 0, out[-4000:]
     assert "succeeded" in out and "agenttune pipeline: demo" in out
     _check_run_tree(f"sqlite:///{run_dir}/mlflow.db", run_dir)
+    assert list((run_dir / "mlartifacts").rglob("model.safetensors"))
     _check_outputs(run_dir)
     assert shutil.which("ray", path=str(BIN))

@@ -33,7 +33,7 @@ def ray_4_cpus():
     """Local Ray with 4 logical CPUs: two training workers plus Ray Data's read tasks."""
     import ray
 
-    ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    ray.init(address="local", num_cpus=4, include_dashboard=False, log_to_driver=False, configure_logging=False)
     yield
     ray.shutdown()
 

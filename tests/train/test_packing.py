@@ -1,0 +1,49 @@
+"""Packing: exact bins and positions, and packed samples do not attend to each other."""
+
+import torch
+
+from train.loop import collate
+from train.packing import IGNORE, occupancy, pack
+
+
+def row(n, start, source="general", loss_from=0):
+    ids = list(range(start, start + n))
+    return {"input_ids": ids, "labels": [IGNORE] * loss_from + ids[loss_from:], "source": source}
+
+
+def test_best_fit_bins_positions_and_first_label():
+    rows = [row(6, 10), row(3, 20, "agent"), row(5, 30), row(2, 40), row(4, 50)]
+    seqs = list(pack(rows, seq_len=8, open_bins=8))
+    assert sorted(len(s["input_ids"]) for s in seqs) == [4, 8, 8]
+    assert sum(s["samples"] for s in seqs) == 5
+    full = next(s for s in seqs if s["input_ids"][:6] == list(range(10, 16)))
+    assert full["input_ids"] == [10, 11, 12, 13, 14, 15, 40, 41]
+    assert full["position_ids"] == [0, 1, 2, 3, 4, 5, 0, 1]
+    # the first label of every sample is masked: it must not be predicted from the previous sample
+    assert full["labels"] == [IGNORE, 11, 12, 13, 14, 15, IGNORE, 41]
+    other = next(s for s in seqs if 20 in s["input_ids"])
+    assert other["source_ids"] == [0, 0, 0, 1, 1, 1, 1, 1]
+    assert occupancy(seqs, 8) == 20 / 24
+
+
+def test_long_samples_are_cut_to_seq_len():
+    (seq,) = list(pack([row(20, 0)], seq_len=8))
+    assert seq["input_ids"] == list(range(8)) and seq["position_ids"] == list(range(8))
+
+
+def test_packed_samples_do_not_attend_to_each_other(tiny_checkpoint):
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_checkpoint).eval()
+    a, b = row(7, 100), row(5, 300)
+    (seq,) = list(pack([a, b], seq_len=16))
+    batch = collate([seq], pad_id=0, packed=True)
+    assert "attention_mask" not in batch and batch["position_ids"][0, :12].tolist() == [*range(7), *range(5)]
+    with torch.no_grad():
+        packed = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False).logits[0]
+        alone_a = model(input_ids=torch.tensor([a["input_ids"]])).logits[0]
+        alone_b = model(input_ids=torch.tensor([b["input_ids"]])).logits[0]
+    start_a = seq["input_ids"].index(100)
+    start_b = seq["input_ids"].index(300)
+    torch.testing.assert_close(packed[start_a : start_a + 7], alone_a, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(packed[start_b : start_b + 5], alone_b, atol=1e-4, rtol=1e-4)
