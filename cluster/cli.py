@@ -5,6 +5,7 @@
     agenttune rollout|filter|mix|train|eval CONFIG [key=value ...]
     agenttune envs list
     agenttune envs check agenttune/DB-v0 --tasks 20 [--json]
+    agenttune sandbox run [--timeout S] [--memory-mb M] -- CMD...
 
 Every command that takes a config accepts ``key=value`` overrides (dotted keys,
 YAML values). Errors users can fix print one clear message and exit 2.
@@ -82,6 +83,10 @@ def _parser() -> argparse.ArgumentParser:
     cp.add_argument("--tasks-file", help="load tasks from a file the env supports instead of generating them")
     cp.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
     cp.set_defaults(func=cmd_envs_check)
+
+    from cluster import sandbox_cmd
+
+    sandbox_cmd.add_parser(sub)
     return p
 
 

@@ -98,6 +98,7 @@ class EnvSelection(_Section):
     start: int = Field(0, ge=0, description="Offset of the first task seed within the split.")
     tasks_file: str | None = Field(None, description="Load tasks from this file instead of generating them.")
     max_turns: int | None = Field(None, ge=1, description="Turn cap; None: the env's default.")
+    env_kwargs: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments for the env.")
 
 
 class RolloutConfig(_Section):
@@ -211,6 +212,11 @@ class PipelineConfig(_Section):
     mix: MixConfig = Field(default_factory=MixConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
+    sandbox: Literal["bwrap", "none"] = Field(
+        "bwrap",
+        description="How envs that run agent commands (OS) isolate them: 'bwrap' (bubblewrap sandbox) or 'none' "
+        "(plain local shell, NO isolation: only for trusted agents; logged loudly and recorded in MLflow).",
+    )
     stages: list[Stage] = Field(
         default_factory=lambda: ["rollout", "filter", "mix", "train", "eval"],
         description="Stages `agenttune pipeline` runs, in order.",

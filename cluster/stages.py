@@ -57,7 +57,7 @@ def base_model_path(cfg: PipelineConfig) -> str:
     p = paths(cfg)
     corpus = write_general_corpus(p["root"] / "data" / "tokenizer_corpus.json", 500, cfg.run.seed)
     texts = [t["value"] for r in _read_json(corpus) for t in r["conversations"]]
-    texts += [_task_text(t) for t in _tasks_for_tokenizer(cfg)]
+    texts += _env_texts(cfg)
     t = cfg.model.tiny
     build_tiny_checkpoint(
         p["base_model"],
@@ -72,6 +72,33 @@ def base_model_path(cfg: PipelineConfig) -> str:
     return str(p["base_model"])
 
 
+def env_kwargs(cfg: PipelineConfig, selections: list[EnvSelection]) -> dict[str, dict[str, Any]]:
+    """Constructor kwargs per env id: the selection's own, plus the sandbox choice for envs that run commands."""
+    out: dict[str, dict[str, Any]] = {}
+    for sel in selections:
+        spec = envs.get_spec(sel.id)
+        kwargs = dict(sel.env_kwargs)
+        if spec.sandboxed:
+            kwargs.setdefault("sandbox", cfg.sandbox)
+        out[spec.id] = kwargs
+    return out
+
+
+def check_sandbox(cfg: PipelineConfig, selections: list[EnvSelection]) -> dict[str, Any]:
+    """Before any actor starts: prove sandboxes work here (or say loudly that there are none)."""
+    if not any(envs.get_spec(sel.id).sandboxed for sel in selections):
+        return {"sandbox": "unused"}
+    if cfg.sandbox == "none":
+        log.warning(
+            "!!! sandbox: none — agent commands run in a plain shell on this machine with NO isolation. "
+            "Use it only for trusted agents; this run's MLflow params record it. !!!"
+        )
+        return {"sandbox": "none"}
+    from envs.sandbox import probe
+
+    return {"sandbox": "bwrap", **{f"sandbox.{k}": v for k, v in probe().items()}}
+
+
 def select_tasks(sel: EnvSelection) -> list[Task]:
     if sel.tasks_file:
         return envs.load_tasks(sel.id, sel.tasks_file)[sel.start : sel.start + sel.num_tasks]
@@ -83,6 +110,7 @@ def select_tasks(sel: EnvSelection) -> list[Task]:
 
 def rollout(cfg: PipelineConfig, *, progress: bool = True) -> dict[str, Any]:
     p = paths(cfg)
+    mlf.log_params(check_sandbox(cfg, cfg.rollout.envs))
     jobs = []
     for sel in cfg.rollout.envs:
         jobs += make_jobs(select_tasks(sel), samples_per_task=cfg.rollout.samples_per_task, max_turns=sel.max_turns)
@@ -93,6 +121,7 @@ def rollout(cfg: PipelineConfig, *, progress: bool = True) -> dict[str, Any]:
         out_path=p["trajectories"],
         episode_timeout_s=cfg.rollout.episode_timeout_s,
         progress=progress,
+        env_kwargs=env_kwargs(cfg, cfg.rollout.envs),
     ).to_dict()
     if cfg.rollout.output_format == "parquet":  # JSONL stays the append log; Parquet is a finished copy
         write_parquet_atomic(p["trajectories"].with_suffix(".parquet"), read_jsonl(p["trajectories"]))
@@ -178,6 +207,7 @@ def mix_stage(cfg: PipelineConfig, tokenizer_path: str) -> dict[str, Any]:
         seq_len=cfg.train.seq_len,
         out_dir=p["mix"],
         seed=cfg.run.seed,
+        packing=cfg.train.packing,
     ).to_dict()
     report["skipped_records"] = skipped
     mlf.log_metrics(
@@ -189,6 +219,8 @@ def mix_stage(cfg: PipelineConfig, tokenizer_path: str) -> dict[str, Any]:
             "mix/truncated": report["truncated"],
             "mix/rows_without_loss_tokens": report["rows_without_loss_tokens"],
             "mix/agent_repeats": report["agent_repeats"],
+            "mix/packing_efficiency": report["packing_efficiency"],
+            "mix/padding_efficiency": report["padding_efficiency"],
             "mix/skipped_records": sum(skipped.values()),
         }
     )
@@ -234,6 +266,7 @@ def eval_stage(cfg: PipelineConfig, model_path: str, label: str, *, progress: bo
     from eval.scoring import score_records
 
     p = paths(cfg)
+    check_sandbox(cfg, cfg.eval.envs)
     jobs, roles = [], {}
     for sel in cfg.eval.envs:
         jobs += make_jobs(select_tasks(sel), max_turns=sel.max_turns)
@@ -246,6 +279,7 @@ def eval_stage(cfg: PipelineConfig, model_path: str, label: str, *, progress: bo
         out_path=out_path,
         episode_timeout_s=cfg.eval.episode_timeout_s,
         progress=progress,
+        env_kwargs=env_kwargs(cfg, cfg.eval.envs),
     )
     metrics = score_records(read_jsonl(out_path), roles)
     mlf.log_metrics(metrics)
@@ -262,15 +296,16 @@ def _read_json(path: Path) -> Any:
     return json.loads(Path(path).read_text())
 
 
-def _tasks_for_tokenizer(cfg: PipelineConfig) -> list[Task]:
-    """A few tasks of each env, so the tiny tokenizer has seen prompts, SQL and observations."""
-    out = []
-    for sel in cfg.rollout.envs:
-        out += envs.generate_tasks(sel.id, "train", 50, start=10_000)
-    return out
+def _env_texts(cfg: PipelineConfig, per_env: int = 20) -> list[str]:
+    """Prompts and oracle replies of every configured env, so the tiny tokenizer has seen their words."""
+    from rollouts.episode import run_episode
+    from rollouts.policies.oracle import OraclePolicy
 
-
-def _task_text(task: Task) -> str:
-    import json
-
-    return json.dumps(task.payload, ensure_ascii=False)
+    texts = []
+    kwargs = env_kwargs(cfg, [*cfg.rollout.envs, *cfg.eval.envs])
+    for env_id, kw in kwargs.items():
+        with envs.make_env(env_id, **kw) as env:
+            for task in envs.generate_tasks(env_id, "train", per_env, start=5_000_000):
+                rec = run_episode(env, OraclePolicy(), task)
+                texts += [t["value"] for t in rec["conversations"]]
+    return texts

@@ -7,7 +7,8 @@ env = envs.make_env("DB")
 
 from __future__ import annotations
 
-from envs import adventure, db, household, kg, qa
+from envs import adventure, db, household, kg, qa, webshop
+from envs import os as os_env
 from envs.base import EnvSpec, Oracle, Task
 from envs.errors import EnvError, EnvsError, TaskFormatError, UnknownEnvError
 from envs.registry import (
@@ -20,7 +21,7 @@ from envs.registry import (
     register_env,
 )
 
-for _module in (db, kg, household, qa, adventure):
+for _module in (db, os_env, kg, household, webshop, qa, adventure):
     register_env(_module.SPEC)
 
 __all__ = [

@@ -72,3 +72,4 @@ class EnvSpec:
     oracle: Oracle
     load_tasks: Callable[[str], list[Task]] | None = None  # (path) -> tasks, for external task files
     task_counts: dict[str, int | None] = field(default_factory=dict)  # split -> size (None: unbounded)
+    sandboxed: bool = False  # runs agent commands in envs.sandbox; takes a ``sandbox="bwrap"|"none"`` kwarg

@@ -41,12 +41,19 @@ def make_jobs(tasks: Iterable[Task], *, samples_per_task: int = 1, max_turns: in
 class RolloutActor:
     """Holds a policy and envs; ``run`` plays one episode. Kept thin on purpose."""
 
-    def __init__(self, policy_spec: dict[str, Any], episode_timeout_s: float, recycle_envs_after: int = 256):
+    def __init__(
+        self,
+        policy_spec: dict[str, Any],
+        episode_timeout_s: float,
+        env_kwargs: dict[str, dict[str, Any]] | None = None,
+        recycle_envs_after: int = 256,
+    ):
         from rollouts.policies import make_policy
 
         self.policy = make_policy(policy_spec)
         self.timeout_s = episode_timeout_s
         self.recycle_after = recycle_envs_after
+        self.env_kwargs = env_kwargs or {}
         self._envs: dict[str, Any] = {}
         self._uses: Counter[str] = Counter()
 
@@ -73,7 +80,7 @@ class RolloutActor:
             self._envs.pop(env_id).close()  # a long-lived env can leak state or memory
             self._uses[env_id] = 0
         if env_id not in self._envs:
-            self._envs[env_id] = envs.make_env(env_id)
+            self._envs[env_id] = envs.make_env(env_id, **self.env_kwargs.get(env_id, {}))
         self._uses[env_id] += 1
         return self._envs[env_id]
 
@@ -132,6 +139,7 @@ def run_rollouts(
     actor_options: dict[str, Any] | None = None,
     progress: bool = True,
     on_record: Callable[[dict[str, Any]], None] | None = None,
+    env_kwargs: dict[str, dict[str, Any]] | None = None,
 ) -> RolloutSummary:
     """Run ``jobs`` on ``num_actors`` actors, appending each record to ``out_path`` (JSONL)."""
     writer = JsonlWriter(out_path)  # repairs a line cut by a crash before we read what is done
@@ -146,7 +154,7 @@ def run_rollouts(
     opts = {"num_cpus": 1, **(actor_options or {})}
     actor_cls = ray.remote(**opts)(RolloutActor)
     n = min(num_actors, len(todo))
-    actors = [actor_cls.remote(policy_spec, episode_timeout_s) for _ in range(n)]
+    actors = [actor_cls.remote(policy_spec, episode_timeout_s, env_kwargs) for _ in range(n)]
     queue = list(reversed(todo))
     attempts: Counter[str] = Counter()
     in_flight: dict[ray.ObjectRef, tuple[int, Job, Any]] = {}
@@ -170,7 +178,7 @@ def run_rollouts(
             except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError) as e:
                 rec = _on_actor_death(job, e, attempts, queue, policy_spec)
                 if actors[slot] is actor:  # the first failed episode of that actor replaces it
-                    actors[slot] = actor_cls.remote(policy_spec, episode_timeout_s)
+                    actors[slot] = actor_cls.remote(policy_spec, episode_timeout_s, env_kwargs)
                     summary.actor_restarts += 1
             if rec is not None:
                 writer.write(rec)

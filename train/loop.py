@@ -25,7 +25,7 @@ from ray.train import Checkpoint, CheckpointConfig, FailureConfig, RunConfig, Sc
 from ray.train.torch import TorchConfig, TorchTrainer
 
 from train.errors import TrainError
-from train.packing import IGNORE, SOURCES, pack
+from train.packing import IGNORE, SOURCES
 
 HF_EXPORT_DIR = "hf"
 DS_TAG = "ds"  # DeepSpeed checkpoint tag inside each Ray Train checkpoint
@@ -238,30 +238,40 @@ def _make_scheduler(optimizer: Any, cfg: dict[str, Any]) -> Any:
     return get_scheduler(name, optimizer, num_warmup_steps=warmup, num_training_steps=cfg["steps"])
 
 
-def _batches(shard: Any, cfg: dict[str, Any], pad_id: int) -> Any:
-    """Endless micro-batches from this worker's shard (a new pass when it runs out).
+def _batches(shard: Any, cfg: dict[str, Any], pad_id: int, cache_mb: int = 512) -> Any:
+    """Endless micro-batches of ``micro_batch_size`` rows from this worker's shard.
 
-    With ``packing`` each micro-batch holds ``micro_batch_size`` packed sequences of up to
-    ``seq_len`` tokens; without, ``micro_batch_size`` samples padded to the longest.
+    Rows are packed sequences when the mix was packed (they carry ``position_ids``). The first pass
+    streams from Ray Data and keeps the rows when the shard is small; if every worker's shard fit,
+    later passes replay from memory (a new streaming epoch costs seconds of coordination, which
+    dominates small runs), else every worker streams again. Workers decide together: Ray Data's
+    split needs all of them to start each epoch at once.
     """
+    import torch
+    import torch.distributed as dist
+
     micro = cfg["micro_batch_size"]
+    cache: list[list[dict[str, Any]]] | None = []
+    size = 0
+    for b in shard.iter_batches(batch_size=micro, batch_format="pyarrow", drop_last=True):
+        rows = b.to_pylist()
+        if cache is not None:
+            cache.append(rows)
+            size += b.nbytes
+            cache = cache if size <= cache_mb * 2**20 else None
+        yield collate(rows, pad_id, packed="position_ids" in rows[0])
+    if cache == []:
+        raise TrainError("this worker's data shard is empty: the mix has fewer rows than workers x micro batch")
+    fits = torch.tensor([int(cache is not None)])
+    dist.all_reduce(fits, op=dist.ReduceOp.MIN)
     while True:
-        n = 0
-        if cfg.get("packing", True):
-            rows = (r for b in shard.iter_batches(batch_size=256, batch_format="pyarrow") for r in b.to_pylist())
-            group: list[dict[str, Any]] = []
-            for seq in pack(rows, cfg["seq_len"]):
-                group.append(seq)
-                if len(group) == micro:
-                    n += 1
-                    yield collate(group, pad_id, packed=True)
-                    group = []
+        if fits.item():
+            for rows in cache:
+                yield collate(rows, pad_id, packed="position_ids" in rows[0])
         else:
             for b in shard.iter_batches(batch_size=micro, batch_format="pyarrow", drop_last=True):
-                n += 1
-                yield collate(b.to_pylist(), pad_id, packed=False)
-        if n == 0:
-            raise TrainError("this worker's data shard is empty: the mix has fewer rows than workers x micro batch")
+                rows = b.to_pylist()
+                yield collate(rows, pad_id, packed="position_ids" in rows[0])
 
 
 def collate(rows: list[dict[str, Any]], pad_id: int, *, packed: bool) -> dict[str, Any]:
@@ -348,7 +358,9 @@ def fit(
 ) -> ray.train.Result:
     """Run the Ray Train job and return its result (``result.checkpoint`` holds ``hf/``)."""
     _check_capacity(train_cfg)
-    data = ray.data.read_parquet(str(data_dir), columns=["input_ids", "labels", "source"])
+    from train.mix import training_dir
+
+    data = ray.data.read_parquet(str(training_dir(data_dir)))
     os.environ.setdefault("DS_ACCELERATOR", "cuda" if train_cfg["use_gpu"] else "cpu")
     storage = Path(storage_dir).resolve()
     trainer = TorchTrainer(

@@ -28,6 +28,10 @@ import ray.data
 from ray.data import MixStoppingCondition
 
 from train.errors import TrainError
+from train.packing import pack
+
+SAMPLES, PACKED = "samples", "packed"
+PACK_WINDOW = 1024  # samples packed together; larger windows fill sequences better
 
 
 @dataclass
@@ -40,6 +44,9 @@ class MixReport:
     loss_tokens: int = 0
     truncated: int = 0
     rows_without_loss_tokens: int = 0
+    packed_rows: int = 0
+    packing_efficiency: float = 0.0
+    padding_efficiency: float = 0.0
     unique_agent_records: int = 0
     unique_general_records: int = 0
     agent_repeats: float = 0.0
@@ -111,8 +118,14 @@ def build_mix(
     seq_len: int,
     out_dir: str | Path,
     seed: int = 0,
+    packing: bool = True,
 ) -> MixReport:
-    """Write the tokenized mix as Parquet under ``out_dir`` (atomically: a temp dir renamed)."""
+    """Write the tokenized mix as Parquet under ``out_dir`` (atomically: a temp dir renamed).
+
+    ``out_dir/samples/`` holds one row per sample; with ``packing``, ``out_dir/packed/`` holds the
+    training sequences, several samples each. Packing happens here, not in the training loop, so that
+    every worker consumes the same number of rows per step and Ray Data's split stays in lockstep.
+    """
     if not 0 < eta <= 1:
         raise TrainError(f"mix.eta must be in (0, 1], got {eta}")
     n_agent = max(1, round(eta * num_samples))
@@ -132,21 +145,48 @@ def build_mix(
     out_dir = Path(out_dir)
     tmp = out_dir.with_name(f".{out_dir.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    ds.write_parquet(str(tmp))
+    ds.write_parquet(str(tmp / SAMPLES))
+    if packing:
+        ray.data.read_parquet(str(tmp / SAMPLES)).map_batches(
+            Pack, fn_kwargs={"seq_len": seq_len}, batch_size=PACK_WINDOW, batch_format="pyarrow"
+        ).write_parquet(str(tmp / PACKED))
     shutil.rmtree(out_dir, ignore_errors=True)
     tmp.rename(out_dir)
-    report = summarize_mix(out_dir, eta=eta, num_samples=num_samples)
+    report = summarize_mix(out_dir, eta=eta, num_samples=num_samples, seq_len=seq_len)
     report.unique_agent_records, report.unique_general_records = len(agent), len(general)
     report.agent_repeats = n_agent / max(1, len(agent))
     return report
 
 
-def summarize_mix(out_dir: str | Path, *, eta: float, num_samples: int) -> MixReport:
-    """Count what was actually written: rows per source, tokens, loss tokens, truncations."""
+def Pack(batch: pa.Table, seq_len: int) -> pa.Table:  # noqa: N802 - a Ray Data UDF, named like a class
+    """Ray Data UDF: pack one window of samples into training sequences."""
+    rows = list(pack(batch.to_pylist(), seq_len))
+    return pa.table(
+        {
+            "input_ids": pa.array([r["input_ids"] for r in rows], pa.list_(pa.int32())),
+            "labels": pa.array([r["labels"] for r in rows], pa.list_(pa.int32())),
+            "position_ids": pa.array([r["position_ids"] for r in rows], pa.list_(pa.int32())),
+            "source_ids": pa.array([r["source_ids"] for r in rows], pa.list_(pa.int8())),
+            "samples": pa.array([r["samples"] for r in rows], pa.int32()),
+        }
+    )
+
+
+def training_dir(out_dir: str | Path) -> Path:
+    """The rows training reads: packed sequences when the mix was packed, else samples."""
+    out_dir = Path(out_dir)
+    return out_dir / PACKED if (out_dir / PACKED).is_dir() else out_dir / SAMPLES
+
+
+def summarize_mix(out_dir: str | Path, *, eta: float, num_samples: int, seq_len: int) -> MixReport:
+    """Count what was actually written: rows per source, tokens, loss tokens, truncations, packing."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    table = pq.read_table(str(out_dir), columns=["source", "num_tokens", "num_loss_tokens", "truncated"])
+    out_dir = Path(out_dir)
+    table = pq.read_table(
+        str(out_dir / SAMPLES), columns=["source", "num_tokens", "num_loss_tokens", "truncated"]
+    )
     sources = table.column("source").to_pylist()
     rows = {s: sources.count(s) for s in sorted(set(sources))}
     total = max(1, len(sources))
@@ -162,7 +202,19 @@ def summarize_mix(out_dir: str | Path, *, eta: float, num_samples: int) -> MixRe
         # seq_len shows up in the report instead of as a quietly wasted share of the batch.
         rows_without_loss_tokens=int(pc.sum(pc.equal(table.column("num_loss_tokens"), 0).cast("int64")).as_py() or 0),
         out_dir=str(out_dir),
+        **_packing_stats(out_dir, seq_len, total, int(pc.sum(table.column("num_tokens")).as_py() or 0)),
     )
+
+
+def _packing_stats(out_dir: Path, seq_len: int, samples: int, tokens: int) -> dict[str, Any]:
+    """Real tokens over token slots: packed into ``seq_len`` sequences, and padded one sample per sequence."""
+    import pyarrow.parquet as pq
+
+    stats = {"padding_efficiency": tokens / max(1, samples * seq_len)}
+    if (out_dir / PACKED).is_dir():
+        rows = pq.read_table(str(out_dir / PACKED), columns=["samples"]).num_rows
+        stats |= {"packed_rows": rows, "packing_efficiency": tokens / max(1, rows * seq_len)}
+    return stats
 
 
 def samples_needed(steps: int, global_batch_size: int) -> int:

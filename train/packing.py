@@ -8,8 +8,8 @@ so no sample attends to another (``transformers.masking_utils.find_packed_sequen
 The first label of each sample is masked, so no sample is asked to predict its first
 token from the previous sample's last one.
 
-Bins are filled best-fit over a small window of open bins, which keeps the data order
-roughly intact while reaching high occupancy on mixes of short and long samples.
+Samples are packed window by window (first-fit decreasing), so memory stays bounded on
+any corpus size while sequences come out nearly full.
 """
 
 from __future__ import annotations
@@ -54,27 +54,35 @@ class Bin:
         }
 
 
-def pack(rows: Iterable[dict[str, Any]], seq_len: int, open_bins: int = 8) -> Iterator[dict[str, Any]]:
-    """Yield packed sequences of at most ``seq_len`` tokens (longer samples are cut to ``seq_len``)."""
-    bins: list[Bin] = []
+def pack(rows: Iterable[dict[str, Any]], seq_len: int, window: int = 1024) -> Iterator[dict[str, Any]]:
+    """Yield packed sequences of at most ``seq_len`` tokens (longer samples are cut to ``seq_len``).
+
+    Each window of ``window`` samples is packed first-fit-decreasing: longest samples first, each into
+    the first sequence with room. Within a window that is close to optimal; only its last sequences
+    are partly empty.
+    """
+    buf: list[dict[str, Any]] = []
     for row in rows:
+        if len(row["input_ids"]):
+            buf.append(row)
+        if len(buf) == window:
+            yield from _first_fit_decreasing(buf, seq_len)
+            buf = []
+    yield from _first_fit_decreasing(buf, seq_len)
+
+
+def _first_fit_decreasing(rows: list[dict[str, Any]], seq_len: int) -> Iterator[dict[str, Any]]:
+    bins: list[Bin] = []
+    for row in sorted(rows, key=lambda r: len(r["input_ids"]), reverse=True):
         n = min(len(row["input_ids"]), seq_len)
-        if n == 0:
-            continue
         if n < len(row["input_ids"]):
             row = {**row, "input_ids": list(row["input_ids"])[:n], "labels": list(row["labels"])[:n]}
-        fits = [b for b in bins if len(b) + n <= seq_len]
-        if fits:
-            min(fits, key=lambda b: seq_len - len(b) - n).add(row)
-            continue
-        new = Bin()
-        new.add(row)
-        bins.append(new)
-        if len(bins) > open_bins:
-            fullest = max(bins, key=len)
-            bins.remove(fullest)
-            yield fullest.as_row()
-    for b in sorted(bins, key=len, reverse=True):
+        target = next((b for b in bins if len(b) + n <= seq_len), None)
+        if target is None:
+            target = Bin()
+            bins.append(target)
+        target.add(row)
+    for b in bins:
         yield b.as_row()
 
 

@@ -18,10 +18,12 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 SMALL = [
-    "rollout.envs.0.num_tasks=12",
+    "rollout.envs=[{id: agenttune/DB-v0, num_tasks: 12}]",
     "train.steps=4",
+    "train.seq_len=1024",
     "train.checkpoint_every=0",
-    "eval.envs.0.num_tasks=3",
+    "eval.envs=[{id: agenttune/DB-v0, split: test, num_tasks: 3, max_turns: 2},"
+    " {id: agenttune/MultiHopQA-v0, split: test, num_tasks: 2, max_turns: 2}]",
     "eval.max_new_tokens=16",
 ]
 
@@ -52,6 +54,7 @@ def _check_run_tree(uri: str, run_dir: Path, *, eval_tasks: int = 3) -> None:
     for label in ("tuned", "base"):
         m = runs[f"eval-{label}"].data.metrics
         assert m["eval/agenttune_DB-v0/episodes"] == eval_tasks and "eval/held_in/score" in m
+        assert m["eval/agenttune_MultiHopQA-v0/episodes"] == 2 and "eval/held_out/score" in m
     assert any(a.path == "model" for a in client.list_artifacts(train_id))
 
 

@@ -37,7 +37,7 @@ def test_mix_hits_the_ratio_and_keeps_masks(ray_2_cpus, tmp_path, tiny_checkpoin
     assert report.rows == {"agent": 40, "general": 160}
     assert report.achieved_eta == pytest.approx(0.2)
     assert report.agent_repeats == 1.0 and report.unique_agent_records == 40
-    table = pq.read_table(tmp_path / "mix")
+    table = pq.read_table(tmp_path / "mix" / "samples")
     assert table.num_rows == 200
     sources = table.column("source").to_pylist()
     # shuffled: the agent rows are spread over the stream, not in one block
@@ -48,6 +48,12 @@ def test_mix_hits_the_ratio_and_keeps_masks(ray_2_cpus, tmp_path, tiny_checkpoin
     assert row["num_loss_tokens"] == sum(1 for x in row["labels"] if x != -100) > 0
     assert report.loss_tokens == sum(table.column("num_loss_tokens").to_pylist())
     assert not (tmp_path / ".mix.tmp").exists()
+    # packed sequences hold every sample exactly once, within seq_len, far fuller than one sample per row
+    packed = pq.read_table(tmp_path / "mix" / "packed")
+    assert sum(packed.column("samples").to_pylist()) == 200 and packed.num_rows == report.packed_rows
+    assert max(len(x) for x in packed.column("input_ids").to_pylist()) <= 2048
+    assert sum(len(x) for x in packed.column("input_ids").to_pylist()) == report.tokens
+    assert report.packing_efficiency > 0.85 and report.packing_efficiency > 3 * report.padding_efficiency
 
 
 def test_general_corpus_required_when_eta_below_one(ray_2_cpus, tmp_path, tiny_checkpoint):

@@ -13,16 +13,18 @@ def row(n, start, source="general", loss_from=0):
 
 def test_best_fit_bins_positions_and_first_label():
     rows = [row(6, 10), row(3, 20, "agent"), row(5, 30), row(2, 40), row(4, 50)]
-    seqs = list(pack(rows, seq_len=8, open_bins=8))
-    assert sorted(len(s["input_ids"]) for s in seqs) == [4, 8, 8]
-    assert sum(s["samples"] for s in seqs) == 5
-    full = next(s for s in seqs if s["input_ids"][:6] == list(range(10, 16)))
-    assert full["input_ids"] == [10, 11, 12, 13, 14, 15, 40, 41]
-    assert full["position_ids"] == [0, 1, 2, 3, 4, 5, 0, 1]
+    # first-fit decreasing: 6 -> bin A, 5 -> bin B, 4 -> bin C, 3 -> bin B, 2 -> bin A
+    seqs = list(pack(rows, seq_len=8))
+    assert [s["input_ids"] for s in seqs] == [
+        [10, 11, 12, 13, 14, 15, 40, 41],
+        [30, 31, 32, 33, 34, 20, 21, 22],
+        [50, 51, 52, 53],
+    ]
+    assert [s["samples"] for s in seqs] == [2, 2, 1]
+    assert seqs[0]["position_ids"] == [0, 1, 2, 3, 4, 5, 0, 1]
     # the first label of every sample is masked: it must not be predicted from the previous sample
-    assert full["labels"] == [IGNORE, 11, 12, 13, 14, 15, IGNORE, 41]
-    other = next(s for s in seqs if 20 in s["input_ids"])
-    assert other["source_ids"] == [0, 0, 0, 1, 1, 1, 1, 1]
+    assert seqs[0]["labels"] == [IGNORE, 11, 12, 13, 14, 15, IGNORE, 41]
+    assert seqs[1]["source_ids"] == [1, 1, 1, 1, 1, 0, 0, 0]
     assert occupancy(seqs, 8) == 20 / 24
 
 

@@ -1,0 +1,242 @@
+"""``Sandbox``: one interactive bash per episode inside bubblewrap.
+
+    with Sandbox(SandboxConfig(command_timeout_s=5)) as box:
+        box.run("cd /usr && echo hi > stock.log && cat stock.log")   # CommandResult(exit_code=0, output="hi\\n")
+        box.run("sleep 60").timed_out                                 # True; the shell and its state survive
+        box.run_script("print(2 + 2)", language="python").output      # a fresh process, as `docker exec` runs
+
+What it isolates
+  * Filesystem: the agent sees the host's /usr, /etc, /var, /opt (and /bin, /lib, ... where they are real
+    directories) through kernel overlays whose upper layers, like /, /root, /home, /tmp, /run and /dev/shm,
+    live on size-capped tmpfs mounts in the sandbox's own mount namespace: it can write anywhere, and every
+    change vanishes at ``close``. Other top-level host directories (the checkout, /work, /srv, /mnt, ...) are
+    absent; /root, /home and /tmp are fresh and empty, so ssh keys, ~/.ray, /tmp/ray and run directories
+    are out of sight; paths in ``SandboxConfig.mask`` are covered with empty tmpfs mounts.
+  * Identity: uid 0 inside maps to an unprivileged host uid (a random one per sandbox when we run as root),
+    inside a user namespace of its own (``--unshare-all --unshare-user --disable-userns``), all capabilities
+    dropped. Host files owned by root stay unreadable or unwritable where their mode says so (/etc/shadow is
+    unreadable; the sandbox gets its own /etc/passwd, /etc/group and placeholder /etc/shadow, so useradd works).
+  * Processes, IPC, hostname, cgroup view: own namespaces. Nothing outside is visible or signalable;
+    ``kill -9 -1`` only reaches the sandbox's own processes. ``--die-with-parent``, ``--new-session``.
+  * Network: own network namespace with only loopback (unless ``network=True``).
+  * Environment: cleared; only PATH, HOME, LANG, TERM (and ``SandboxConfig.env``) are set.
+  * Resources: rlimits on CPU seconds, address space, file size, open files and processes (counted inside the
+    sandbox's user namespace); a pids + memory cgroup when the host allows one (``Sandbox.cgroup``); each
+    command has a wall-clock limit (Ctrl-C, then Ctrl-\\), and output kept per command is capped.
+  * Lifetime: ``close`` kills the whole process tree (pid 1 of the sandbox, hence its pid namespace, and
+    the cgroup); nothing started inside outlives it.
+
+What it does not isolate
+  * The kernel: this is namespaces + rlimits, not a VM; a kernel exploit escapes it. Readable host files in
+    /usr, /etc, /var, /opt are readable inside. CPU time is bounded per process, not shared fairly; disk and
+    memory I/O bandwidth are not limited. Without a cgroup, memory is bounded per process (address space),
+    not per sandbox.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import shlex
+import signal
+import subprocess
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from envs.sandbox.cgroup import Cgroup
+from envs.sandbox.config import CommandResult, SandboxConfig
+from envs.sandbox.errors import SandboxError
+from envs.sandbox.shell import LOOP, PtyShell
+
+log = logging.getLogger(__name__)
+
+PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+OVERLAY_DIRS = ("usr", "etc", "var", "opt", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
+EMPTY_DIRS = {"root": "0700", "home": "0755", "tmp": "1777", "run": "0755", "mnt": "0755", "srv": "0755"}
+UID_RANGE = (2_000_000_000, 2_100_000_000)  # far above the ranges that distributions hand out
+CHECKOUT = Path(__file__).resolve().parents[2]
+
+
+class Sandbox:
+    """One bubblewrap sandbox with one interactive bash; see the module docstring for what it isolates."""
+
+    kind = "bwrap"
+
+    def __init__(self, config: SandboxConfig | None = None, **overrides) -> None:
+        config = replace(config or SandboxConfig(), **overrides)
+        if problems := config.problems():
+            raise SandboxError("bad sandbox config: " + "; ".join(problems))
+        self.config = config
+        self.cgroup: str = "none"  # "v1", "v2" or "none" once started
+        self.host_uid: int | None = None
+        self.start_s = 0.0
+        self._shell: PtyShell | None = None
+        self._cgroup: Cgroup | None = None
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def running(self) -> bool:
+        return self._shell is not None
+
+    def start(self) -> Sandbox:
+        from envs.sandbox.probe import probe
+
+        probe()
+        return self._start()
+
+    def run(self, command: str, timeout_s: float | None = None) -> CommandResult:
+        """Run ``command`` in the episode's shell (its cwd, variables and jobs persist between commands)."""
+        if self._shell is None:
+            raise SandboxError("the sandbox is not running; use it as a context manager or call start()")
+        try:
+            return self._shell.run(command, timeout_s or self.config.command_timeout_s)
+        except SandboxError:
+            self.close()
+            raise
+
+    def run_script(
+        self, script: str, args: tuple[str, ...] = (), *, language: str = "bash", timeout_s: float | None = None
+    ) -> CommandResult:
+        """Run ``script`` as a fresh process in /root with a clean environment, as ``docker exec`` would
+        (``bash -c SCRIPT -- ARGS`` or ``python3 -c SCRIPT ARGS``, AgentBench's ``execute_independent``)."""
+        interpreter = {"bash": ["bash", "-c", script, "--"], "python": ["python3", "-c", script]}.get(language)
+        if interpreter is None:
+            raise SandboxError(f"unsupported script language {language!r}; use 'bash' or 'python'")
+        env = ["/usr/bin/env", "-i", f"PATH={PATH}", "HOME=/root", "LANG=C.UTF-8", "TERM=dumb"]
+        line = shlex.join([*env, *interpreter, *args])
+        return self.run(f"(builtin cd /root && exec {line})", timeout_s)
+
+    def close(self) -> None:
+        """Kill everything the sandbox started and drop its files; safe to call twice."""
+        shell, self._shell = self._shell, None
+        if shell is None:
+            return
+        process = shell.process
+        if process is not None:
+            # Kill the sandbox's pid 1 first: the kernel then kills its whole pid namespace, and bwrap, still
+            # alive outside, reaps it and exits. Killing bwrap first would leave pid 1 a zombie wherever the
+            # host's init does not reap orphans (many containers).
+            for pid in _children(process.pid):
+                _kill(pid)
+            try:
+                process.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                _kill(-process.pid)  # still in setup, or stuck: the whole process group
+                process.wait()
+        if self._cgroup is not None:
+            self._cgroup.destroy()
+            self._cgroup = None
+        shell.close()
+
+    # ------------------------------------------------------------------------------------------------ start
+
+    def _start(self) -> Sandbox:
+        if self._shell is not None:
+            return self
+        started = time.monotonic()
+        cfg = self.config
+        shell = PtyShell(cfg.max_output_chars)
+        popen: dict = {"env": {"PATH": PATH}, "cwd": "/"}
+        if os.geteuid() == 0:  # drop to an unprivileged uid before the user namespace: root keeps nothing
+            self.host_uid = UID_RANGE[0] + secrets.randbelow(UID_RANGE[1] - UID_RANGE[0])
+            popen.update(user=self.host_uid, group=self.host_uid, extra_groups=[])
+            self._cgroup = Cgroup.create(
+                f"agenttune-{shell.token}", memory_bytes=(cfg.memory_mb + 2 * cfg.disk_mb) << 20, pids=cfg.nproc
+            )
+            self.cgroup = self._cgroup.kind if self._cgroup else "none"
+        else:
+            self.host_uid = os.geteuid()
+        argv = ["unshare", "-Urm", "sh", "-c", _setup_script(cfg), "agenttune-setup", *_bwrap_argv(cfg, shell.token)]
+        self._shell = shell
+        try:
+            shell.spawn(argv, before_start=self._cgroup.add if self._cgroup else None, **popen)
+        except (OSError, SandboxError) as error:
+            self.close()
+            raise SandboxError(f"could not start the sandbox: {error}") from error
+        self.start_s = time.monotonic() - started
+        return self
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _setup_script(cfg: SandboxConfig) -> str:
+    """Runs as root of a fresh user + mount namespace (host: an unprivileged uid); then execs bwrap."""
+    overlays = [d for d in OVERLAY_DIRS if Path("/", d).is_dir() and not Path("/", d).is_symlink()]
+    dirs = " ".join(f"r/{d} u/{d} w/{d}" for d in overlays)
+    lines = [
+        "set -e",
+        "read _",  # the gate: the parent puts us in the cgroup before anything forks
+        f"ulimit -p {cfg.nproc}; ulimit -v {cfg.memory_mb * 1024}; ulimit -t {cfg.cpu_s}",
+        f"ulimit -f {cfg.file_mb * 2048}; ulimit -n {cfg.nofile}; ulimit -c 0",
+        f"mount -t tmpfs -o size={cfg.disk_mb}m,mode=755 agenttune /tmp",
+        "cd /tmp",
+        f"mkdir -p {dirs}",
+    ]
+    if "etc" in overlays:  # own account files: useradd works, and no host password hash is ever inside
+        lines += [
+            "while IFS= read -r l; do printf '%s\\n' \"$l\"; done </etc/passwd >u/etc/passwd",
+            "while IFS= read -r l; do printf '%s\\n' \"$l\"; done </etc/group >u/etc/group",
+            "umask 077; : >u/etc/.pwd.lock; umask 027",
+            "while IFS=: read -r n _; do printf '%s:*:19000:0:99999:7:::\\n' \"$n\"; done </etc/passwd >u/etc/shadow",
+            "while IFS=: read -r n _; do printf '%s:*::\\n' \"$n\"; done </etc/group >u/etc/gshadow",
+            "umask 022",
+        ]
+    lines += [
+        f"mount -t overlay overlay -o lowerdir=/{d},upperdir=/tmp/u/{d},workdir=/tmp/w/{d} /tmp/r/{d}"
+        for d in overlays
+    ]
+    for path in _deep_masks(cfg, overlays):
+        lines.append(f"mount -t tmpfs -o size=1m,mode=755 mask {shlex.quote('/tmp/r' + path)}")
+    lines.append('exec "$@"')
+    return "\n".join(lines)
+
+
+def _deep_masks(cfg: SandboxConfig, overlays: list[str]) -> list[str]:
+    """Secret paths that sit inside an overlaid directory (the rest are not there at all)."""
+    candidates = [CHECKOUT, Path.home(), *(Path(p) for p in cfg.mask)]
+    found = []
+    for path in candidates:
+        resolved = path.resolve()
+        parts = resolved.parts
+        if len(parts) > 2 and parts[1] in overlays and resolved.is_dir():
+            found.append(str(resolved))
+    return found
+
+
+def _bwrap_argv(cfg: SandboxConfig, token: str) -> list[str]:
+    argv = ["bwrap", "--unshare-all", "--unshare-user", "--disable-userns", "--uid", "0", "--gid", "0"]
+    if cfg.network:
+        argv.append("--share-net")
+    argv += ["--hostname", "sandbox", "--die-with-parent", "--new-session", "--as-pid-1", "--cap-drop", "ALL"]
+    argv += ["--bind", "/tmp/r", "/", "--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev"]
+    argv += ["--size", str(cfg.disk_mb << 20), "--perms", "1777", "--tmpfs", "/dev/shm"]
+    for name in sorted(os.listdir("/")):
+        if name in OVERLAY_DIRS and Path("/", name).is_symlink():
+            argv += ["--symlink", os.readlink(Path("/", name)), f"/{name}"]
+    for name, mode in EMPTY_DIRS.items():
+        argv += ["--perms", mode, "--dir", f"/{name}"]
+    env = {"PATH": PATH, "HOME": "/root", "USER": "root", "LOGNAME": "root", "SHELL": "/bin/bash"}
+    env |= {"LANG": "C.UTF-8", "TERM": "dumb", **cfg.env}
+    argv += ["--chdir", "/root", "--clearenv"]
+    for key, value in env.items():
+        argv += ["--setenv", key, value]
+    return [*argv, "--", "/bin/sh", "-c", LOOP, "agenttune", token]
