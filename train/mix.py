@@ -184,9 +184,7 @@ def summarize_mix(out_dir: str | Path, *, eta: float, num_samples: int, seq_len:
     import pyarrow.parquet as pq
 
     out_dir = Path(out_dir)
-    table = pq.read_table(
-        str(out_dir / SAMPLES), columns=["source", "num_tokens", "num_loss_tokens", "truncated"]
-    )
+    table = pq.read_table(str(out_dir / SAMPLES), columns=["source", "num_tokens", "num_loss_tokens", "truncated"])
     sources = table.column("source").to_pylist()
     rows = {s: sources.count(s) for s in sorted(set(sources))}
     total = max(1, len(sources))
