@@ -27,8 +27,9 @@ from envs.adventure import prompts
 from envs.adventure.game import Game
 from envs.adventure.world import ENV_ID, SPLIT_SEED_BASE, SPLIT_SIZE, generate_task, payload_problems
 from envs.base import Split, Task
-from envs.errors import EnvsError, TaskFormatError
+from envs.errors import EnvsError
 from envs.spaces import UnicodeText
+from envs.textenv import given_task
 
 MAX_TURNS = 30
 MAX_TEXT_CHARS = 100_000
@@ -92,13 +93,5 @@ class TextAdventureEnv(gymnasium.Env[str, str]):
         if given is None:
             index = seed % SPLIT_SIZE if seed is not None else int(self.np_random.integers(SPLIT_SIZE))
             return generate_task(self.split, index)
-        where = "reset(options={'task': ...})"
-        try:
-            task = given if isinstance(given, Task) else Task.from_dict(given)
-        except (KeyError, TypeError, AttributeError) as error:
-            raise TaskFormatError(where, f"expected a Task or a task dict ({error!r} missing or wrong)") from error
-        if task.env_id != ENV_ID:
-            raise TaskFormatError(where, f"task {task.task_id} belongs to {task.env_id!r}, not {ENV_ID!r}")
-        if problems := payload_problems(task.payload):
-            raise TaskFormatError(where, f"task {task.task_id} has a malformed payload: " + "; ".join(problems))
+        task = given_task(given, ENV_ID, payload_problems)
         return task

@@ -28,6 +28,7 @@ from envs.kg.payload import ENV_ID, MAX_TURNS, load_graph, payload_problems
 from envs.kg.scoring import exact_match, f1_score
 from envs.kg.tools import FinalAnswer, Invalid, Session, ToolError, parse_action
 from envs.spaces import UnicodeText
+from envs.textenv import WHERE, given_task
 
 MAX_TEXT_CHARS = 100_000  # far above any prompt or reply; bounds space.sample() cost
 
@@ -110,19 +111,11 @@ class KGEnv(gymnasium.Env[str, str]):
             index = seed % SPLIT_SIZE if seed is not None else int(self.np_random.integers(SPLIT_SIZE))
             task = generate_task(self.split, index)
             return task, Session(load_graph(task.payload))
-        where = "reset(options={'task': ...})"
-        try:
-            task = given if isinstance(given, Task) else Task.from_dict(given)
-        except (KeyError, TypeError, AttributeError) as error:
-            raise TaskFormatError(where, f"expected a Task or a task dict ({error!r} missing or wrong)") from error
-        if task.env_id != ENV_ID:
-            raise TaskFormatError(where, f"task {task.task_id} belongs to {task.env_id!r}, not {ENV_ID!r}")
-        if problems := payload_problems(task.payload):
-            raise TaskFormatError(where, f"task {task.task_id} has a malformed payload: " + "; ".join(problems))
+        task = given_task(given, ENV_ID, payload_problems)
         try:
             graph = load_graph(task.payload)
         except (KeyError, TypeError, ValueError) as error:
-            raise TaskFormatError(where, f"task {task.task_id} has a malformed graph ({error!r})") from error
+            raise TaskFormatError(WHERE, f"task {task.task_id} has a malformed graph ({error!r})") from error
         return task, Session(graph)
 
     def _grade(self, variable: int, info: dict[str, Any]) -> float:

@@ -28,6 +28,7 @@ from envs.os.generator import SPLIT_SEED_BASE, SPLIT_SIZE, generate_task
 from envs.os.tasks import ENV_ID, load_os_tasks, payload_problems
 from envs.sandbox import SANDBOX_KINDS, SandboxConfig, make_sandbox
 from envs.spaces import UnicodeText
+from envs.textenv import WHERE, given_task
 
 MAX_TURNS = 8  # AgentBench's round_limit
 MAX_TEXT_CHARS = 100_000
@@ -162,18 +163,10 @@ class OSEnv(gymnasium.Env[str, str]):
         if given is None:
             index = seed % SPLIT_SIZE if seed is not None else int(self.np_random.integers(SPLIT_SIZE))
             return generate_task(self.split, index)
-        where = "reset(options={'task': ...})"
-        try:
-            task = given if isinstance(given, Task) else Task.from_dict(given)
-        except (KeyError, TypeError, AttributeError) as error:
-            raise TaskFormatError(where, f"expected a Task or a task dict ({error!r} missing or wrong)") from error
-        if task.env_id != ENV_ID:
-            raise TaskFormatError(where, f"task {task.task_id} belongs to {task.env_id!r}, not {ENV_ID!r}")
-        if problems := payload_problems(task.payload):
-            raise TaskFormatError(where, f"task {task.task_id} has a malformed payload: " + "; ".join(problems))
+        task = given_task(given, ENV_ID, payload_problems)
         if missing := task.payload.get("missing_scripts"):
             raise TaskFormatError(
-                where, f"task {task.task_id} needs script files {missing}; pass scripts_dir= to load_os_tasks"
+                WHERE, f"task {task.task_id} needs script files {missing}; pass scripts_dir= to load_os_tasks"
             )
         return task
 

@@ -25,6 +25,7 @@ import gymnasium
 from envs.base import Split, Task
 from envs.errors import EnvsError, TaskFormatError
 from envs.spaces import UnicodeText
+from envs.textenv import given_task
 from envs.webshop import prompts
 from envs.webshop.catalogue import get_catalogue
 from envs.webshop.goals import ENV_ID, SPLIT_SEED_BASE, SPLIT_SIZE, generate_task, payload_problems
@@ -124,13 +125,5 @@ class WebShopEnv(gymnasium.Env[str, str]):
         if given is None:
             index = seed % SPLIT_SIZE if seed is not None else int(self.np_random.integers(SPLIT_SIZE))
             return generate_task(self.split, index)
-        where = "reset(options={'task': ...})"
-        try:
-            task = given if isinstance(given, Task) else Task.from_dict(given)
-        except (KeyError, TypeError, AttributeError) as error:
-            raise TaskFormatError(where, f"expected a Task or a task dict ({error!r} missing or wrong)") from error
-        if task.env_id != ENV_ID:
-            raise TaskFormatError(where, f"task {task.task_id} belongs to {task.env_id!r}, not {ENV_ID!r}")
-        if problems := payload_problems(task.payload):
-            raise TaskFormatError(where, f"task {task.task_id} has a malformed payload: " + "; ".join(problems))
+        task = given_task(given, ENV_ID, payload_problems)
         return task
