@@ -29,6 +29,7 @@ from train.packing import IGNORE, SOURCES
 
 HF_EXPORT_DIR = "hf"
 DS_TAG = "ds"  # DeepSpeed checkpoint tag inside each Ray Train checkpoint
+MATERIALIZE_BELOW_BYTES = 512 * 2**20
 
 
 def deepspeed_config(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -360,7 +361,12 @@ def fit(
     _check_capacity(train_cfg)
     from train.mix import training_dir
 
-    data = ray.data.read_parquet(str(training_dir(data_dir)))
+    rows_dir = training_dir(data_dir)
+    data = ray.data.read_parquet(str(rows_dir))
+    if sum(f.stat().st_size for f in rows_dir.glob("*.parquet")) < MATERIALIZE_BELOW_BYTES:
+        # Small mixes: read once into the object store. Starting a streaming read per worker group
+        # costs ~20 s on a small machine, more than a demo's whole training; large mixes stream.
+        data = data.materialize()
     os.environ.setdefault("DS_ACCELERATOR", "cuda" if train_cfg["use_gpu"] else "cpu")
     storage = Path(storage_dir).resolve()
     trainer = TorchTrainer(
