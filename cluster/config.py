@@ -140,6 +140,11 @@ class MixConfig(_Section):
         default_factory=list, description="More agent data mixed with the kept trajectories (e.g. AgentInstruct)."
     )
     on_bad_record: Literal["error", "skip"] = "error"
+    decontaminate: bool = Field(
+        True,
+        description="Drop training records that come from an eval task or share a 13-word n-gram with an eval "
+        "prompt (env boilerplate excepted); removals are counted.",
+    )
 
 
 class TrainConfig(_Section):

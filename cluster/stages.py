@@ -195,9 +195,21 @@ def mix_stage(cfg: PipelineConfig, tokenizer_path: str) -> dict[str, Any]:
             out += records
         return out
 
-    agent, _ = read_records(str(p["kept"]), fmt="agentinstruct")
-    agent += load(cfg.mix.agent_extra, "agent_extra")
+    rolled, _ = read_records(str(p["kept"]), fmt="agentinstruct")
+    extra = load(cfg.mix.agent_extra, "agent_extra")
     general = load(cfg.mix.general, "general")
+    removed: dict[str, int] = {}
+    if cfg.mix.decontaminate and cfg.eval.envs:
+        index = _eval_index(cfg)
+        for name, records, grams in (
+            ("rolled", rolled, False),
+            ("agent_extra", extra, True),
+            ("general", general, True),
+        ):
+            kept, counts = index.filter(records, check_ngrams=grams)
+            records[:] = kept
+            removed |= {f"{name}.{k}": v for k, v in counts.items()}
+    agent = rolled + extra
     report = build_mix(
         agent,
         general,
@@ -210,6 +222,7 @@ def mix_stage(cfg: PipelineConfig, tokenizer_path: str) -> dict[str, Any]:
         packing=cfg.train.packing,
     ).to_dict()
     report["skipped_records"] = skipped
+    report["decontaminated"] = removed
     mlf.log_metrics(
         {
             "mix/achieved_eta": report["achieved_eta"],
@@ -222,10 +235,25 @@ def mix_stage(cfg: PipelineConfig, tokenizer_path: str) -> dict[str, Any]:
             "mix/packing_efficiency": report["packing_efficiency"],
             "mix/padding_efficiency": report["padding_efficiency"],
             "mix/skipped_records": sum(skipped.values()),
+            "mix/decontaminated": sum(removed.values()),
         }
     )
     write_json_atomic(p["reports"] / "mix.json", report)
     return report
+
+
+def _eval_index(cfg: PipelineConfig) -> Any:
+    """Task ids and first prompts of every eval task, for decontamination."""
+    from train.decontam import DecontamIndex
+
+    ids, prompts = [], {}
+    kwargs = env_kwargs(cfg, cfg.eval.envs)
+    for sel in cfg.eval.envs:
+        tasks = select_tasks(sel)
+        ids += [t.task_id for t in tasks]
+        with envs.make_env(sel.id, **kwargs[envs.get_spec(sel.id).id]) as env:
+            prompts.setdefault(sel.id, []).extend(env.reset(options={"task": t})[0] for t in tasks)
+    return DecontamIndex.build(ids, prompts)
 
 
 # ----------------------------------------------------------------------------- train

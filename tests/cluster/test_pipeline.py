@@ -75,6 +75,8 @@ def _check_outputs(run_dir: Path) -> None:
         "policy",
         "schema_version",
     }
+    mix = json.loads((run_dir / "reports" / "mix.json").read_text())
+    assert mix["decontaminated"]["rolled.task_id"] == 0 and "general.ngram" in mix["decontaminated"]
     kept = json.loads((run_dir / "filter" / "kept.json").read_text())
     assert len(kept) == 12 and kept[0]["conversations"][1]["from"] == "gpt"
     from transformers import AutoModelForCausalLM, AutoTokenizer
