@@ -15,7 +15,7 @@ def shared_file(rel: str) -> Path:
     """A file of the read-only shared data set beside the checkout; skip the test when it is absent."""
     path = SHARED_DATA / rel
     if not path.exists():
-        pytest.skip(f"shared data not found at {path} (the ../shared/data folder beside the checkout)")
+        pytest.skip(reason=f"shared data not found at {path} (the ../shared/data folder beside the checkout)")
     return path
 
 

@@ -22,28 +22,20 @@ from typing import Any
 import gymnasium
 
 from envs.base import Split, Task
-from envs.db.env import UnicodeText
 from envs.errors import EnvsError, TaskFormatError
 from envs.household import prompts
 from envs.household.generator import ENV_ID, SPLIT_SEED_BASE, SPLIT_SIZE, check_payload, generate_task
 from envs.household.world import World, normalise_command
+from envs.textenv import init_text_env
 
 MAX_TURNS = 35  # AgentBench's ALFWorld round limit
-MAX_TEXT_CHARS = 100_000  # far above any prompt or reply; bounds space.sample() cost
 
 
 class HouseholdEnv(gymnasium.Env[str, str]):
     metadata: dict[str, Any] = {"render_modes": []}
 
     def __init__(self, split: Split = "train", max_turns: int = MAX_TURNS) -> None:
-        if split not in SPLIT_SEED_BASE:
-            raise EnvsError(f"{ENV_ID}: split must be one of {sorted(SPLIT_SEED_BASE)}, got {split!r}")
-        if max_turns < 1:
-            raise EnvsError(f"{ENV_ID}: max_turns must be positive, got {max_turns}")
-        self.split = split
-        self.max_turns = max_turns
-        self.observation_space = UnicodeText(MAX_TEXT_CHARS, min_length=1)
-        self.action_space = UnicodeText(MAX_TEXT_CHARS)
+        init_text_env(self, ENV_ID, split, max_turns, SPLIT_SEED_BASE)
         self._task: Task | None = None
         self._world: World | None = None
         self._turn = 0

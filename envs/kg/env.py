@@ -27,24 +27,15 @@ from envs.kg.generator import SPLIT_SEED_BASE, SPLIT_SIZE, generate_task
 from envs.kg.payload import ENV_ID, MAX_TURNS, load_graph, payload_problems
 from envs.kg.scoring import exact_match, f1_score
 from envs.kg.tools import FinalAnswer, Invalid, Session, ToolError, parse_action
-from envs.spaces import UnicodeText
-from envs.textenv import WHERE, given_task
+from envs.textenv import WHERE, given_task, init_text_env
 
-MAX_TEXT_CHARS = 100_000  # far above any prompt or reply; bounds space.sample() cost
 
 
 class KGEnv(gymnasium.Env[str, str]):
     metadata: dict[str, Any] = {"render_modes": []}
 
     def __init__(self, split: Split = "train", max_turns: int = MAX_TURNS) -> None:
-        if split not in SPLIT_SEED_BASE:
-            raise EnvsError(f"{ENV_ID}: split must be one of {sorted(SPLIT_SEED_BASE)}, got {split!r}")
-        if max_turns < 1:
-            raise EnvsError(f"{ENV_ID}: max_turns must be positive, got {max_turns}")
-        self.split = split
-        self.max_turns = max_turns
-        self.observation_space = UnicodeText(MAX_TEXT_CHARS, min_length=1)
-        self.action_space = UnicodeText(MAX_TEXT_CHARS)
+        init_text_env(self, ENV_ID, split, max_turns, SPLIT_SEED_BASE)
         self._task: Task | None = None
         self._session: Session | None = None
         self._turn = 0

@@ -24,8 +24,7 @@ import gymnasium
 
 from envs.base import Split, Task
 from envs.errors import EnvsError, TaskFormatError
-from envs.spaces import UnicodeText
-from envs.textenv import given_task
+from envs.textenv import given_task, init_text_env
 from envs.webshop import prompts
 from envs.webshop.catalogue import get_catalogue
 from envs.webshop.goals import ENV_ID, SPLIT_SEED_BASE, SPLIT_SIZE, generate_task, payload_problems
@@ -33,21 +32,13 @@ from envs.webshop.reward import get_reward
 from envs.webshop.shop import Shop
 
 MAX_TURNS = 10
-MAX_TEXT_CHARS = 100_000  # far above any page or reply; bounds space.sample() cost
 
 
 class WebShopEnv(gymnasium.Env[str, str]):
     metadata: dict[str, Any] = {"render_modes": []}
 
     def __init__(self, split: Split = "train", max_turns: int = MAX_TURNS) -> None:
-        if split not in SPLIT_SEED_BASE:
-            raise EnvsError(f"{ENV_ID}: split must be one of {sorted(SPLIT_SEED_BASE)}, got {split!r}")
-        if max_turns < 1:
-            raise EnvsError(f"{ENV_ID}: max_turns must be positive, got {max_turns}")
-        self.split = split
-        self.max_turns = max_turns
-        self.observation_space = UnicodeText(MAX_TEXT_CHARS, min_length=1)
-        self.action_space = UnicodeText(MAX_TEXT_CHARS)
+        init_text_env(self, ENV_ID, split, max_turns, SPLIT_SEED_BASE)
         self._task: Task | None = None
         self._shop: Shop | None = None
         self._turn = 0

@@ -32,7 +32,7 @@ def os_env():
 @pytest.fixture(scope="module")
 def os_dev_tasks() -> list[Task]:
     if not OS_DEV.is_file():
-        pytest.skip(f"AgentBench OS data not found at {OS_DEV} (the shared data folder is absent)")
+        pytest.skip(reason=f"AgentBench OS data not found at {OS_DEV} (the shared data folder is absent)")
     return load_os_tasks(OS_DEV)
 
 
