@@ -30,7 +30,6 @@ from envs.kg.tools import FinalAnswer, Invalid, Session, ToolError, parse_action
 from envs.textenv import WHERE, given_task, init_text_env
 
 
-
 class KGEnv(gymnasium.Env[str, str]):
     metadata: dict[str, Any] = {"render_modes": []}
 
