@@ -56,7 +56,9 @@ def play(attack: str) -> tuple[dict, Attacker, int | None]:
 def contained(record: dict, policy: Attacker, *, shell_answers: bool = True) -> None:
     assert record["status"] == "completed" and record["reward"] == 0.0, record
     if shell_answers:
-        assert policy.observations[-1] == "The output of the OS:\n\nstill-here\n"  # the shell survived
+        # the shell survived; bash may first report finished background jobs ("[2]-  Done ..."), a timing matter
+        last = policy.observations[-1]
+        assert last.startswith("The output of the OS:\n") and last.endswith("\nstill-here\n"), last
 
 
 def no_sandbox_processes_left() -> None:
