@@ -29,9 +29,7 @@ def db_env() -> Iterator[gymnasium.Env]:
 @pytest.fixture(scope="session")
 def dbbench_path() -> Path:
     if not DBBENCH_DEV.is_file():
-        pytest.skip(
-            reason=f"AgentBench dbbench data not found at {DBBENCH_DEV.resolve()} (the shared data folder is absent)"
-        )
+        pytest.skip(reason=f"AgentBench dbbench data not found at {DBBENCH_DEV.resolve()} (no shared data)")
     return DBBENCH_DEV
 
 
