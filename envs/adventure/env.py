@@ -28,11 +28,9 @@ from envs.adventure.game import Game
 from envs.adventure.world import ENV_ID, SPLIT_SEED_BASE, SPLIT_SIZE, generate_task, payload_problems
 from envs.base import Split, Task
 from envs.errors import EnvsError
-from envs.spaces import UnicodeText
-from envs.textenv import given_task
+from envs.textenv import given_task, init_text_env
 
 MAX_TURNS = 30
-MAX_TEXT_CHARS = 100_000
 _ACTION = re.compile(r"^[ \t]*Action(?:[ \t]*\d+)?[ \t]*:[ \t]*(.*)$", re.IGNORECASE | re.MULTILINE)
 
 
@@ -40,13 +38,7 @@ class TextAdventureEnv(gymnasium.Env[str, str]):
     metadata: dict[str, Any] = {"render_modes": []}
 
     def __init__(self, split: Split = "train", max_turns: int = MAX_TURNS) -> None:
-        if split not in SPLIT_SEED_BASE:
-            raise EnvsError(f"{ENV_ID}: split must be one of {sorted(SPLIT_SEED_BASE)}, got {split!r}")
-        if max_turns < 1:
-            raise EnvsError(f"{ENV_ID}: max_turns must be positive, got {max_turns}")
-        self.split, self.max_turns = split, max_turns
-        self.observation_space = UnicodeText(MAX_TEXT_CHARS, min_length=1)
-        self.action_space = UnicodeText(MAX_TEXT_CHARS)
+        init_text_env(self, ENV_ID, split, max_turns, SPLIT_SEED_BASE)
         self._task: Task | None = None
         self._game: Game | None = None
         self._turn, self._done = 0, False

@@ -26,11 +26,9 @@ from envs.db.generator import SPLIT_SEED_BASE, SPLIT_SIZE, generate_task
 from envs.db.payload import ENV_ID, payload_problems
 from envs.db.sqlite_exec import DEFAULT_MAX_OUTPUT_CHARS, DEFAULT_TIMEOUT_S, Database
 from envs.errors import EnvsError
-from envs.spaces import UnicodeText
-from envs.textenv import given_task
+from envs.textenv import given_task, init_text_env
 
 MAX_TURNS = 15  # AgentBench's dbbench max_round
-MAX_TEXT_CHARS = 100_000  # far above any prompt or reply; bounds space.sample() cost
 
 
 class DBEnv(gymnasium.Env[str, str]):
@@ -43,19 +41,13 @@ class DBEnv(gymnasium.Env[str, str]):
         sql_timeout_s: float = DEFAULT_TIMEOUT_S,
         max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS,
     ) -> None:
-        if split not in SPLIT_SEED_BASE:
-            raise EnvsError(f"{ENV_ID}: split must be one of {sorted(SPLIT_SEED_BASE)}, got {split!r}")
-        if max_turns < 1 or sql_timeout_s <= 0 or max_output_chars < 1:
+        init_text_env(self, ENV_ID, split, max_turns, SPLIT_SEED_BASE)
+        if sql_timeout_s <= 0 or max_output_chars < 1:
             raise EnvsError(
-                f"{ENV_ID}: max_turns, sql_timeout_s and max_output_chars must be positive, got "
-                f"{max_turns}, {sql_timeout_s}, {max_output_chars}"
+                f"{ENV_ID}: sql_timeout_s and max_output_chars must be positive, got {sql_timeout_s}, {max_output_chars}"
             )
-        self.split = split
-        self.max_turns = max_turns
         self.sql_timeout_s = sql_timeout_s
         self.max_output_chars = max_output_chars
-        self.observation_space = UnicodeText(MAX_TEXT_CHARS, min_length=1)
-        self.action_space = UnicodeText(MAX_TEXT_CHARS)
         self._task: Task | None = None
         self._db: Database | None = None
         self._turn = 0

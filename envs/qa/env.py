@@ -26,11 +26,9 @@ from envs.errors import EnvsError
 from envs.qa import prompts, scoring
 from envs.qa.actions import Call, Invalid, parse_action
 from envs.qa.generator import ENV_ID, SPLIT_SEED_BASE, SPLIT_SIZE, generate_task, payload_problems
-from envs.spaces import UnicodeText
-from envs.textenv import given_task
+from envs.textenv import given_task, init_text_env
 
 MAX_TURNS = 10
-MAX_TEXT_CHARS = 100_000
 MAX_SIMILAR = 5
 
 
@@ -38,13 +36,7 @@ class MultiHopQAEnv(gymnasium.Env[str, str]):
     metadata: dict[str, Any] = {"render_modes": []}
 
     def __init__(self, split: Split = "train", max_turns: int = MAX_TURNS) -> None:
-        if split not in SPLIT_SEED_BASE:
-            raise EnvsError(f"{ENV_ID}: split must be one of {sorted(SPLIT_SEED_BASE)}, got {split!r}")
-        if max_turns < 1:
-            raise EnvsError(f"{ENV_ID}: max_turns must be positive, got {max_turns}")
-        self.split, self.max_turns = split, max_turns
-        self.observation_space = UnicodeText(MAX_TEXT_CHARS, min_length=1)
-        self.action_space = UnicodeText(MAX_TEXT_CHARS)
+        init_text_env(self, ENV_ID, split, max_turns, SPLIT_SEED_BASE)
         self._task: Task | None = None
         self._titles: dict[str, str] = {}  # normalised title -> title
         self._page: str | None = None  # the open page's title
