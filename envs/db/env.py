@@ -44,7 +44,7 @@ class DBEnv(gymnasium.Env[str, str]):
         init_text_env(self, ENV_ID, split, max_turns, SPLIT_SEED_BASE)
         if sql_timeout_s <= 0 or max_output_chars < 1:
             raise EnvsError(
-                f"{ENV_ID}: sql_timeout_s and max_output_chars must be positive, got {sql_timeout_s}, {max_output_chars}"
+                f"{ENV_ID}: sql_timeout_s and max_output_chars must be > 0, got {sql_timeout_s}, {max_output_chars}"
             )
         self.sql_timeout_s = sql_timeout_s
         self.max_output_chars = max_output_chars
