@@ -123,7 +123,7 @@ def cmd_stage(args: argparse.Namespace) -> int:
         elif args.command == "train":
             out = stages.train_stage(cfg, base, run_id=run_id)
         else:
-            model = args.model or str(stages.paths(cfg)["model"])
+            model = args.model or str(stages.require(stages.paths(cfg)["model"], "train", cfg))
             out = stages.eval_stage(cfg, model, "tuned" if not args.model else "model", progress=progress)
     print(json.dumps(out, indent=1, default=str))
     return 0

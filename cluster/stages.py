@@ -22,6 +22,7 @@ from typing import Any
 
 import envs
 from cluster.config import EnvSelection, PipelineConfig
+from cluster.errors import ClusterError
 from envs.base import Task
 from rollouts.filters import FilterRules, filter_records, to_agentinstruct
 from rollouts.pool import make_jobs, run_rollouts
@@ -99,6 +100,16 @@ def check_sandbox(cfg: PipelineConfig, selections: list[EnvSelection]) -> dict[s
     return {"sandbox": "bwrap", **{f"sandbox.{k}": v for k, v in probe().items()}}
 
 
+def require(path: Path, stage: str, cfg: PipelineConfig) -> Path:
+    """A stage's input, or a ClusterError naming the stage that writes it."""
+    if not path.exists():
+        raise ClusterError(
+            f"{path} does not exist: run `agenttune {stage} CONFIG run.dir={cfg.run.dir}` first "
+            "(or `agenttune pipeline`), or point run.dir at the run that has it"
+        )
+    return path
+
+
 def select_tasks(sel: EnvSelection) -> list[Task]:
     if sel.tasks_file:
         return envs.load_tasks(sel.id, sel.tasks_file)[sel.start : sel.start + sel.num_tasks]
@@ -161,7 +172,9 @@ def filter_stage(cfg: PipelineConfig, tokenizer_path: str) -> dict[str, Any]:
         max_tokens=f.max_tokens or cfg.train.seq_len,
         dedupe=f.dedupe,
     )
-    kept, report = filter_records(read_jsonl(p["trajectories"]), rules, count_tokens=count_tokens)
+    kept, report = filter_records(
+        read_jsonl(require(p["trajectories"], "rollout", cfg)), rules, count_tokens=count_tokens
+    )
     write_json_atomic(p["kept"], [to_agentinstruct(r) for r in kept])
     out = report.to_dict()
     mlf.log_metrics(
@@ -195,7 +208,7 @@ def mix_stage(cfg: PipelineConfig, tokenizer_path: str) -> dict[str, Any]:
             out += records
         return out
 
-    rolled, _ = read_records(str(p["kept"]), fmt="agentinstruct")
+    rolled, _ = read_records(str(require(p["kept"], "filter", cfg)), fmt="agentinstruct")
     extra = load(cfg.mix.agent_extra, "agent_extra")
     general = load(cfg.mix.general, "general")
     removed: dict[str, int] = {}
@@ -263,6 +276,7 @@ def train_stage(cfg: PipelineConfig, model_path: str, *, run_id: str | None = No
     from train.loop import export_model, fit
 
     p = paths(cfg)
+    require(p["mix"], "mix", cfg)
     result = fit(
         cfg.train.model_dump(),
         data_dir=p["mix"],

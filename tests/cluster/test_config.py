@@ -77,6 +77,13 @@ def test_flat_params_hold_no_secret_values(monkeypatch):
     assert not any("sk-test" in v for v in flat.values())
 
 
+def test_a_stage_without_its_input_names_the_stage_to_run(capsys, tmp_path):
+    demo = str(next(p for p in CONFIGS if p.name == "demo.yaml"))
+    assert main(["filter", demo, f"run.dir={tmp_path}", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "trajectories.jsonl does not exist: run `agenttune rollout" in err
+
+
 def test_validate_command_exit_codes(capsys, tmp_path):
     demo = str(next(p for p in CONFIGS if p.name == "demo.yaml"))
     assert main(["validate", demo, "train.steps=3"]) == 0
