@@ -35,7 +35,9 @@ _F_SETPIPE_SZ = 1031
 # pid 1 of the sandbox: a bash that the agent ends (exit, kill $$) is replaced; setsid -c makes the terminal
 # the new session's controlling terminal, so that Ctrl-C reaches the foreground job.
 LOOP = (
-    'while :; do setsid -w -c bash --noediting --noprofile --norc -i; printf \'\\036%s:exit:%d\\036\' "$1" "$?"; done'
+    # An empty prompt from the start: a restarted shell must not print "bash-5.2# " into the next output.
+    "while :; do PS1= PS2= setsid -w -c bash --noediting --noprofile --norc -i; "
+    'printf \'\\036%s:exit:%d\\036\' "$1" "$?"; done'
 )
 
 

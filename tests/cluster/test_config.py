@@ -79,7 +79,12 @@ def test_flat_params_hold_no_secret_values(monkeypatch):
 
 def test_a_stage_without_its_input_names_the_stage_to_run(capsys, tmp_path):
     demo = str(next(p for p in CONFIGS if p.name == "demo.yaml"))
-    assert main(["filter", demo, f"run.dir={tmp_path}", "--no-progress"]) == 2
+    import ray
+
+    try:
+        assert main(["filter", demo, f"run.dir={tmp_path}", "--no-progress"]) == 2
+    finally:
+        ray.shutdown()  # the command started a local Ray; later modules start their own
     err = capsys.readouterr().err
     assert "trajectories.jsonl does not exist: run `agenttune rollout" in err
 
