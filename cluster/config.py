@@ -171,6 +171,12 @@ class TrainConfig(_Section):
     checkpoint_every: int = Field(0, ge=0, description="Checkpoint every N steps (0: only at the end).")
     max_failures: int = Field(1, ge=0, description="Worker failures Ray Train recovers from.")
     resume_from: str | None = Field(None, description="A Ray Train checkpoint directory to continue from.")
+    peak_tflops_per_worker: float | None = Field(
+        None,
+        gt=0,
+        description="Peak TFLOP/s of one worker's device, for train/mfu. None: known GPUs' dense bf16 peak "
+        "(H100, H200, A100, ...); on CPU, MFU is logged only when this is set.",
+    )
 
     @field_validator("betas")
     @classmethod
