@@ -1,6 +1,6 @@
 """Typed pipeline configs: YAML file + ``a.b=value`` overrides -> ``PipelineConfig``.
 
-    cfg = load_config("cluster/configs/demo.yaml", ["train.steps=4", "rollout.num_actors=1"])
+    cfg = load_config("cluster/configs/demo.yaml", ["train.steps=4", "rollout.max_actors=1"])
 
 Validation collects every problem (wrong type, bad value, unknown key with a
 did-you-mean) and raises one ``ConfigError`` that names each dotted key, the value
@@ -101,12 +101,39 @@ class EnvSelection(_Section):
     env_kwargs: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments for the env.")
 
 
-class RolloutConfig(_Section):
+class _PoolSection(_Section):
+    """The elastic actor pool that plays episodes (rollout and eval)."""
+
+    min_actors: int = Field(1, ge=0, description="Actors kept while work remains (started even if they must queue).")
+    max_actors: int = Field(
+        2, ge=1, description="The pool grows up to this while episodes are queued and the cluster has free CPUs."
+    )
+    concurrency: int = Field(32, ge=1, description="Episodes in flight per actor (asyncio; env steps in threads).")
+    actor_cpus: float = Field(1.0, ge=0, description="CPUs reserved per actor.")
+    episode_timeout_s: float = Field(
+        300.0, gt=0, description="Wall-clock limit of one episode, a hung policy call or env step included."
+    )
+    recycle_envs_after: int = Field(256, ge=1, description="Episodes an env serves before it is replaced.")
+    max_attempts: int = Field(
+        3, ge=1, description="An episode that kills its actor this many times (run alone) is recorded as env_error."
+    )
+
+    @model_validator(mode="after")
+    def _min_le_max(self) -> _PoolSection:
+        if self.min_actors > self.max_actors:
+            raise ValueError(f"min_actors ({self.min_actors}) must be <= max_actors ({self.max_actors})")
+        return self
+
+
+class RolloutConfig(_PoolSection):
     envs: list[EnvSelection] = Field(default_factory=lambda: [EnvSelection(id="agenttune/DB-v0")])
     samples_per_task: int = Field(1, ge=1)
     policy: PolicySection = Field(default_factory=PolicySection)
-    num_actors: int = Field(2, ge=1, description="Rollout actors (one CPU each).")
-    episode_timeout_s: float = Field(300.0, gt=0, description="Wall-clock limit of one episode.")
+    env_modules: list[str] = Field(
+        default_factory=list,
+        description="Modules imported by the driver and every actor before envs are made, e.g. a package of "
+        "your own envs registered with envs.register_env (eval uses them too).",
+    )
     output_format: Literal["jsonl", "parquet"] = Field(
         "jsonl",
         description="Records are appended to rollout/trajectories.jsonl as episodes finish; 'parquet' also "
@@ -128,9 +155,26 @@ class FilterConfig(_Section):
 
 
 class CorpusSection(_Section):
-    path: str = Field(description="A JSON / JSONL / Parquet file, or 'generated' for the built-in demo corpus.")
+    path: str = Field(
+        description="A JSON / JSONL / Parquet file; a Hugging Face dataset 'hf://OWNER/NAME' (read with "
+        "datasets.load_dataset: from the hub, or from the HF_HOME cache offline), or 'hf://DIR' for a local folder "
+        "of data files; or 'generated' for the built-in demo corpus."
+    )
     format: Literal["auto", "agentinstruct", "sharegpt", "alpaca", "openai"] = "auto"
     num_records: int = Field(512, ge=1, description="Only for path 'generated': how many records to write.")
+    split: str | None = Field(None, description="Only for hf:// paths: the split to read (None: 'train').")
+    revision: str | None = Field(None, description="Only for hf:// paths: a branch, tag or commit of the dataset.")
+    subset: str | None = Field(None, description="Only for hf:// paths: the dataset's config name (subset).")
+
+    @model_validator(mode="after")
+    def _hf_fields_need_hf_path(self) -> CorpusSection:
+        if not self.path.startswith("hf://"):
+            given = [k for k in ("split", "revision", "subset") if getattr(self, k) is not None]
+            if given:
+                raise ValueError(f"{', '.join(given)}: only for hf:// datasets, and path is {self.path!r}")
+        elif not self.path.removeprefix("hf://").strip("/"):
+            raise ValueError("name a dataset after hf://, e.g. hf://THUDM/AgentInstruct")
+        return self
 
 
 class MixConfig(_Section):
@@ -200,14 +244,15 @@ class TrainConfig(_Section):
         return self.global_batch_size // (self.micro_batch_size * self.num_workers)
 
 
-class EvalConfig(_Section):
+class EvalConfig(_PoolSection):
     envs: list[EnvSelection] = Field(
         default_factory=lambda: [EnvSelection(id="agenttune/DB-v0", split="test", num_tasks=16)]
     )
     compare_base: bool = Field(True, description="Also evaluate the base model, for a side-by-side comparison.")
     max_new_tokens: int = Field(128, ge=1)
-    num_actors: int = Field(2, ge=1)
-    episode_timeout_s: float = Field(300.0, gt=0)
+    concurrency: int = Field(
+        1, ge=1, description="Episodes in flight per actor: 1 for an in-process hf model, which uses the CPUs itself."
+    )
 
 
 Stage = Literal["rollout", "filter", "mix", "train", "eval"]

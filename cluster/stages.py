@@ -7,7 +7,7 @@ Every stage reads its inputs from, and writes its outputs to, the run directory:
       base_model/                  the tiny model, when model.name_or_path is 'tiny'
       rollout/trajectories.jsonl   every episode, one record per line, written as it finishes
       filter/kept.json             the kept trajectories, AgentInstruct format
-      mix/                         the tokenized, masked mix (Parquet)
+      mix/                         the tokenized, masked mix (Parquet) + lineage.json (the corpora it read)
       train/                       Ray Train storage (checkpoints)
       model/                       the exported Hugging Face checkpoint (safetensors)
       eval/<label>/trajectories.jsonl
@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import envs
-from cluster.config import EnvSelection, PipelineConfig
+from cluster.config import EnvSelection, PipelineConfig, _PoolSection
 from cluster.errors import ClusterError
 from envs.base import Task
 from rollouts.filters import FilterRules, filter_records, to_agentinstruct
-from rollouts.pool import make_jobs, run_rollouts
-from rollouts.records import read_jsonl, write_json_atomic, write_parquet_atomic
+from rollouts.pool import import_env_modules, make_jobs, run_rollouts
+from rollouts.records import read_jsonl, sample_records, write_json_atomic, write_jsonl_atomic, write_parquet_atomic
 from train import mlflow_utils as mlf
 
 log = logging.getLogger("agenttune")
@@ -110,6 +110,21 @@ def require(path: Path, stage: str, cfg: PipelineConfig) -> Path:
     return path
 
 
+def pool_kwargs(cfg: PipelineConfig, section: _PoolSection, envs_: list[EnvSelection]) -> dict[str, Any]:
+    """``run_rollouts`` keyword arguments from a rollout or eval pool section."""
+    return {
+        "min_actors": section.min_actors,
+        "max_actors": section.max_actors,
+        "concurrency": section.concurrency,
+        "actor_options": {"num_cpus": section.actor_cpus},
+        "episode_timeout_s": section.episode_timeout_s,
+        "recycle_envs_after": section.recycle_envs_after,
+        "max_attempts": section.max_attempts,
+        "env_kwargs": env_kwargs(cfg, envs_),
+        "env_modules": cfg.rollout.env_modules,
+    }
+
+
 def select_tasks(sel: EnvSelection) -> list[Task]:
     if sel.tasks_file:
         return envs.load_tasks(sel.id, sel.tasks_file)[sel.start : sel.start + sel.num_tasks]
@@ -121,6 +136,7 @@ def select_tasks(sel: EnvSelection) -> list[Task]:
 
 def rollout(cfg: PipelineConfig, *, progress: bool = True) -> dict[str, Any]:
     p = paths(cfg)
+    import_env_modules(cfg.rollout.env_modules)
     mlf.log_params(check_sandbox(cfg, cfg.rollout.envs))
     jobs = []
     for sel in cfg.rollout.envs:
@@ -128,11 +144,9 @@ def rollout(cfg: PipelineConfig, *, progress: bool = True) -> dict[str, Any]:
     summary = run_rollouts(
         jobs,
         policy_spec=cfg.rollout.policy.model_dump(),
-        num_actors=cfg.rollout.num_actors,
         out_path=p["trajectories"],
-        episode_timeout_s=cfg.rollout.episode_timeout_s,
         progress=progress,
-        env_kwargs=env_kwargs(cfg, cfg.rollout.envs),
+        **pool_kwargs(cfg, cfg.rollout, cfg.rollout.envs),
     ).to_dict()
     if cfg.rollout.output_format == "parquet":  # JSONL stays the append log; Parquet is a finished copy
         write_parquet_atomic(p["trajectories"].with_suffix(".parquet"), read_jsonl(p["trajectories"]))
@@ -141,13 +155,21 @@ def rollout(cfg: PipelineConfig, *, progress: bool = True) -> dict[str, Any]:
         "rollout/skipped_existing": summary["skipped_existing"],
         "rollout/success_rate": summary["success_rate"],
         "rollout/episodes_per_s": summary["episodes_per_s"],
-        "rollout/actor_restarts": summary["actor_restarts"],
+        "rollout/peak_actors": summary["peak_actors"],
+        "rollout/actor_deaths": summary["actor_deaths"],
+        "rollout/requeued": summary["requeued"],
     }
     metrics |= {f"rollout/status/{k}": v for k, v in summary["status"].items()}
     for env_id, c in summary["per_env"].items():
-        metrics[f"rollout/{env_id.replace('/', '_')}/success_rate"] = c["success_rate"]
+        env_key = env_id.replace("/", "_")
+        metrics[f"rollout/{env_key}/success_rate"] = c["success_rate"]
+        metrics |= {f"rollout/{env_key}/{k}": v for k, v in c.items() if k.startswith("status_")}
     mlf.log_metrics(metrics)
     write_json_atomic(p["reports"] / "rollout.json", summary)
+    sample = write_jsonl_atomic(p["reports"] / "rollout_sample.jsonl", sample_records(read_jsonl(p["trajectories"])))
+    import mlflow
+
+    mlflow.log_artifact(str(sample), artifact_path="rollout")
     return summary
 
 
@@ -188,29 +210,38 @@ def filter_stage(cfg: PipelineConfig, tokenizer_path: str) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- mix
 
 
+MIX_LINEAGE = "lineage.json"  # in the mix folder: the corpora the mix read, for the train run to log
+
+
 def mix_stage(cfg: PipelineConfig, tokenizer_path: str) -> dict[str, Any]:
     from train.corpus import write_general_corpus
-    from train.formats import read_records
+    from train.formats import load_corpus
     from train.mix import build_mix, samples_needed
 
     p = paths(cfg)
     skipped: dict[str, int] = {}
+    kept = load_corpus(str(require(p["kept"], "filter", cfg)), fmt="agentinstruct")
+    inputs = [mlf.corpus_input(kept, name="kept_trajectories", role="agent", config_key="filter")]
 
-    def load(corpora: list[Any], role: str) -> list[dict[str, Any]]:
+    def load(corpora: list[Any], section: str, role: str) -> list[dict[str, Any]]:
         out = []
         for i, c in enumerate(corpora):
+            key = f"mix.{section}.{i}"
             path = c.path
             if path == "generated":
                 path = str(write_general_corpus(p["general"], c.num_records, cfg.run.seed))
-            records, bad = read_records(path, fmt=c.format, on_bad_record=cfg.mix.on_bad_record)
-            for reason, n in bad.items():
-                skipped[f"{role}.{i}.{reason}"] = n
-            out += records
+            corpus = load_corpus(
+                path, c.format, cfg.mix.on_bad_record, split=c.split, revision=c.revision, subset=c.subset, key=key
+            )
+            for reason, n in corpus.skipped.items():
+                skipped[f"{section}.{i}.{reason}"] = n
+            inputs.append(mlf.corpus_input(corpus, name=_dataset_name(c.path, corpus), role=role, config_key=key))
+            out += corpus.records
         return out
 
-    rolled, _ = read_records(str(require(p["kept"], "filter", cfg)), fmt="agentinstruct")
-    extra = load(cfg.mix.agent_extra, "agent_extra")
-    general = load(cfg.mix.general, "general")
+    rolled = kept.records
+    extra = load(cfg.mix.agent_extra, "agent_extra", "agent")
+    general = load(cfg.mix.general, "general", "general")
     removed: dict[str, int] = {}
     if cfg.mix.decontaminate and cfg.eval.envs:
         index = _eval_index(cfg)
@@ -236,6 +267,10 @@ def mix_stage(cfg: PipelineConfig, tokenizer_path: str) -> dict[str, Any]:
     ).to_dict()
     report["skipped_records"] = skipped
     report["decontaminated"] = removed
+    report["inputs"] = [{k: e[k] for k in ("name", "role", "config_key", "source", "digest")} for e in inputs]
+    write_json_atomic(p["mix"] / MIX_LINEAGE, {"inputs": inputs})
+    for entry in inputs:
+        mlf.log_dataset_input(entry)
     mlf.log_metrics(
         {
             "mix/achieved_eta": report["achieved_eta"],
@@ -253,6 +288,13 @@ def mix_stage(cfg: PipelineConfig, tokenizer_path: str) -> dict[str, Any]:
     )
     write_json_atomic(p["reports"] / "mix.json", report)
     return report
+
+
+def _dataset_name(config_path: str, corpus: Any) -> str:
+    """A corpus's MLflow dataset name: NAME[split] for hf://, the file's stem otherwise."""
+    if corpus.hf is not None:
+        return corpus.hf.label.removeprefix("hf://")
+    return "generated_general" if config_path == "generated" else Path(corpus.source).stem
 
 
 def _eval_index(cfg: PipelineConfig) -> Any:
@@ -277,6 +319,7 @@ def train_stage(cfg: PipelineConfig, model_path: str, *, run_id: str | None = No
 
     p = paths(cfg)
     require(p["mix"], "mix", cfg)
+    _log_train_inputs(p["mix"])
     result = fit(
         cfg.train.model_dump(),
         data_dir=p["mix"],
@@ -301,6 +344,20 @@ def train_stage(cfg: PipelineConfig, model_path: str, *, run_id: str | None = No
     return out
 
 
+def _log_train_inputs(mix_dir: Path) -> None:
+    """The train run's dataset inputs: every corpus the mix read (from its lineage file) and the tokenized rows."""
+    from train.mix import training_dir
+
+    lineage = mix_dir / MIX_LINEAGE
+    entries = _read_json(lineage)["inputs"] if lineage.is_file() else []
+    if not entries:
+        log.warning("%s is missing: the train run cannot name its mix's corpora (re-run `agenttune mix`)", lineage)
+    rows = training_dir(mix_dir)
+    entries.append(mlf.folder_input(rows, name=f"mix_{rows.name}", role="mix", config_key="mix"))
+    for entry in entries:
+        mlf.log_dataset_input(entry)
+
+
 # ----------------------------------------------------------------------------- eval
 
 
@@ -317,11 +374,9 @@ def eval_stage(cfg: PipelineConfig, model_path: str, label: str, *, progress: bo
     run_rollouts(
         jobs,
         policy_spec={"kind": "hf", "model": model_path, "max_tokens": cfg.eval.max_new_tokens},
-        num_actors=cfg.eval.num_actors,
         out_path=out_path,
-        episode_timeout_s=cfg.eval.episode_timeout_s,
         progress=progress,
-        env_kwargs=env_kwargs(cfg, cfg.eval.envs),
+        **pool_kwargs(cfg, cfg.eval, cfg.eval.envs),
     )
     metrics = score_records(read_jsonl(out_path), roles)
     mlf.log_metrics(metrics)

@@ -1,13 +1,18 @@
 """The episode loop: one policy, one environment, one task -> one trajectory record.
 
-A plain function so it is tested without Ray; the rollout actors only call it.
+Plain functions, tested without Ray: ``arun_episode`` is the coroutine a rollout actor
+runs hundreds of at once on its event loop; ``run_episode`` is its blocking form.
 Nothing here raises for an agent's mistake or an infrastructure fault: every way an
 episode can end becomes a record with an AgentBench-style ``status``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import time
+from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
 import gymnasium as gym
@@ -33,48 +38,93 @@ def run_episode(
     timeout_s: float | None = None,
     seed: int | None = None,
 ) -> dict[str, Any]:
+    """Play ``task`` to the end and return its trajectory record (blocking; see ``arun_episode``)."""
+    # A private loop and thread: an env step that outlives the timeout keeps its thread, and
+    # ``asyncio.run`` would wait for that thread on exit; this returns at the deadline instead.
+    loop = asyncio.new_event_loop()
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="episode-env")
+    try:
+        return loop.run_until_complete(
+            arun_episode(
+                env,
+                policy,
+                task,
+                sample_index=sample_index,
+                max_turns=max_turns,
+                timeout_s=timeout_s,
+                seed=seed,
+                env_executor=pool,
+            )
+        )
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+        loop.close()
+
+
+async def arun_episode(
+    env: gym.Env,
+    policy: Policy,
+    task: Task,
+    *,
+    sample_index: int = 0,
+    max_turns: int | None = None,
+    timeout_s: float | None = None,
+    seed: int | None = None,
+    env_executor: Executor | None = None,
+) -> dict[str, Any]:
     """Play ``task`` to the end and return its trajectory record.
 
-    ``max_turns`` caps the agent's turns (None: the env's own cap); ``timeout_s``
-    is checked between turns, while each policy call and env step has its own
-    shorter limit (HTTP timeout, SQL time limit) so that one turn cannot hang.
+    The policy is awaited (``Policy.aact``: HTTP policies are natively async, local ones run
+    in a thread) and every env call runs on ``env_executor`` (default: the loop's), so
+    hundreds of episodes share one event loop. ``max_turns`` caps the agent's turns (None:
+    the env's own cap). ``timeout_s`` bounds the whole episode, including a policy call or
+    an env step that hangs: the episode then ends with status ``timeout`` at the deadline,
+    and the caller must not reuse an env whose step may still be running.
     """
     started = time.monotonic()
-    deadline = started + timeout_s if timeout_s else None
+    loop = asyncio.get_running_loop()
     messages: list[Message] = []
     reward, success, turns, invalid = 0.0, False, 0, 0
     status, error = "task_limit_reached", None
     info: dict[str, Any] = {}
+
+    async def env_call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return await loop.run_in_executor(env_executor, functools.partial(fn, *args, **kwargs))
+
+    deadline = asyncio.timeout(timeout_s)
     try:
-        obs, info = env.reset(seed=seed, options={"task": task})
-        messages.append({"role": "user", "content": obs})
-        while True:
-            if max_turns is not None and turns >= max_turns:
-                status = "agent_invalid_action" if info.get("invalid_action") else "task_limit_reached"
-                break
-            if deadline is not None and time.monotonic() > deadline:
-                status, error = "timeout", f"episode exceeded {timeout_s:.0f} s after {turns} turns"
-                break
-            try:
-                reply = policy.act(messages, task=task)
-            except ContextLimitError as e:
-                status, error = "context_limit_exceeded", str(e)
-                break
-            except Exception as e:  # noqa: BLE001 - any policy failure ends only this episode
-                status, error = "agent_error", f"{type(e).__name__}: {e}"
-                break
-            messages.append({"role": "assistant", "content": reply})
-            turns += 1
-            obs, step_reward, terminated, truncated, info = env.step(reply)
-            reward += float(step_reward)
-            invalid += bool(info.get("invalid_action"))
-            if terminated:
-                status, success = "completed", bool(info.get("success", reward >= 1.0))
-                break
-            if truncated:
-                status = "agent_invalid_action" if info.get("invalid_action") else "task_limit_reached"
-                break
+        async with deadline:
+            obs, info = await env_call(env.reset, seed=seed, options={"task": task})
             messages.append({"role": "user", "content": obs})
+            while True:
+                if max_turns is not None and turns >= max_turns:
+                    status = "agent_invalid_action" if info.get("invalid_action") else "task_limit_reached"
+                    break
+                try:
+                    reply = await policy.aact(messages, task=task)
+                except ContextLimitError as e:
+                    status, error = "context_limit_exceeded", str(e)
+                    break
+                except Exception as e:  # noqa: BLE001 - any policy failure ends only this episode
+                    status, error = "agent_error", f"{type(e).__name__}: {e}"
+                    break
+                messages.append({"role": "assistant", "content": reply})
+                turns += 1
+                obs, step_reward, terminated, truncated, info = await env_call(env.step, reply)
+                reward += float(step_reward)
+                invalid += bool(info.get("invalid_action"))
+                if terminated:
+                    status, success = "completed", bool(info.get("success", reward >= 1.0))
+                    break
+                if truncated:
+                    status = "agent_invalid_action" if info.get("invalid_action") else "task_limit_reached"
+                    break
+                messages.append({"role": "user", "content": obs})
+    except TimeoutError as e:
+        if deadline.expired():
+            status, error, success = "timeout", f"episode exceeded {timeout_s:g} s after {turns} turns", False
+        else:  # raised by the env itself, not our deadline
+            status, error = "env_error", f"TimeoutError: {e}"
     except EnvError as e:
         status, error = "env_error", str(e)
     except Exception as e:  # noqa: BLE001 - an env bug ends only this episode, recorded with its cause

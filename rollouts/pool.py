@@ -1,17 +1,29 @@
-"""Run many episodes in parallel on a pool of Ray actors.
+"""Run many episodes on an elastic pool of asyncio Ray actors.
 
-    summary = run_rollouts(jobs, policy_spec={"kind": "oracle"}, num_actors=2, out_path="runs/x/trajectories.jsonl")
+    summary = run_rollouts(jobs, policy_spec={"kind": "oracle"}, out_path="runs/x/trajectories.jsonl",
+                           min_actors=1, max_actors=8, concurrency=64)
 
-Each actor holds one policy and one env per env id (recycled after a number of
-episodes) and calls the plain ``run_episode`` function. The driver keeps every
-actor busy, writes each record the moment it arrives, and skips episodes that a
-previous run already wrote to the same file (resume).
+Each actor runs up to ``concurrency`` episodes at once on its event loop: policy calls
+are awaited (the async OpenAI client for HTTP policies), env steps run on one thread per
+env (``rollouts.envpool``). The driver
+
+- keeps every actor's slots full and writes each record the moment it arrives, exactly
+  once per (task, sample); a rerun with the same output file skips what is written (resume);
+- grows the pool while work is queued and the cluster has free CPUs (up to
+  ``max_actors``) and lets idle actors go once the queue is empty (down to ``min_actors``);
+- reruns the episodes of an actor that died. When its node went away they run again
+  anywhere. When the actor process itself died, one of its episodes may be the cause, so
+  each reruns alone on an actor ("solo"): an episode that kills its actor ``max_attempts``
+  times alone is recorded as ``env_error``, and its neighbours are not blamed.
 """
 
 from __future__ import annotations
 
+import importlib
+import logging
+import math
 import time
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,13 +33,17 @@ import ray
 from tqdm.auto import tqdm
 
 from envs.base import Task
-from rollouts.records import JsonlWriter, read_jsonl, record_id
+from rollouts.errors import RolloutError
+from rollouts.records import SCHEMA_VERSION, JsonlWriter, read_jsonl, record_id
+
+log = logging.getLogger(__name__)
 
 # A job is one (task, sample_index) episode. Plain dicts: they cross process boundaries.
 Job = dict[str, Any]
 
-IN_FLIGHT_PER_ACTOR = 2  # one running, one queued, so an actor never waits on the driver
-MAX_ATTEMPTS = 3  # an episode whose actor died is retried on a fresh actor this many times in all
+ERROR_STATUSES = ("agent_error", "env_error", "timeout")
+MAX_NODE_LOSSES = 10  # an episode whose node died this many times is recorded as env_error
+START_FAILURES_BEFORE_GIVING_UP = 3  # actors that die in __init__ this many times in a row: a config error
 
 
 def make_jobs(tasks: Iterable[Task], *, samples_per_task: int = 1, max_turns: int | None = None) -> list[Job]:
@@ -38,51 +54,89 @@ def make_jobs(tasks: Iterable[Task], *, samples_per_task: int = 1, max_turns: in
     ]
 
 
+def import_env_modules(modules: Iterable[str]) -> None:
+    """Import modules that register extra environments (``envs.register_env``) in this process."""
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ImportError as e:
+            raise RolloutError(f"rollout.env_modules: cannot import {name!r}: {e}") from e
+
+
 class RolloutActor:
-    """Holds a policy and envs; ``run`` plays one episode. Kept thin on purpose."""
+    """Plays episodes concurrently on its event loop. Kept thin: the work is in ``arun_episode``."""
 
     def __init__(
         self,
         policy_spec: dict[str, Any],
-        episode_timeout_s: float,
+        episode_timeout_s: float = 300.0,
         env_kwargs: dict[str, dict[str, Any]] | None = None,
         recycle_envs_after: int = 256,
+        env_modules: tuple[str, ...] = (),
     ):
+        from rollouts.envpool import EnvPool
         from rollouts.policies import make_policy
 
+        import_env_modules(env_modules)
         self.policy = make_policy(policy_spec)
         self.timeout_s = episode_timeout_s
-        self.recycle_after = recycle_envs_after
-        self.env_kwargs = env_kwargs or {}
-        self._envs: dict[str, Any] = {}
-        self._uses: Counter[str] = Counter()
+        self.envs = EnvPool(env_kwargs, recycle_after=recycle_envs_after)
 
-    def run(self, job: Job) -> dict[str, Any]:
-        from rollouts.episode import run_episode
+    async def ready(self) -> str:
+        """The id of the node this actor runs on (the driver waits for it before sending work)."""
+        return ray.get_runtime_context().get_node_id()
+
+    async def run(self, job: Job) -> dict[str, Any]:
+        from rollouts.episode import arun_episode
 
         task = Task.from_dict(job["task"])
-        env = self._env(task.env_id)
-        seed = (task.seed or 0) * 1009 + job["sample_index"]
-        return run_episode(
-            env,
-            self.policy,
-            task,
-            sample_index=job["sample_index"],
-            max_turns=job.get("max_turns"),
-            timeout_s=self.timeout_s,
-            seed=seed,
-        )
+        try:
+            slot = await self.envs.acquire(task.env_id)
+        except Exception as e:  # noqa: BLE001 - a bad env config fails its episodes, not the actor
+            return error_record(job, "env_error", f"cannot create {task.env_id}: {type(e).__name__}: {e}", self.policy)
+        reusable = False
+        try:
+            rec = await arun_episode(
+                slot.env,
+                self.policy,
+                task,
+                sample_index=job["sample_index"],
+                max_turns=job.get("max_turns"),
+                timeout_s=self.timeout_s,
+                seed=(task.seed or 0) * 1009 + job["sample_index"],
+                env_executor=slot.executor,
+            )
+            reusable = rec["status"] not in ("env_error", "timeout")
+            return rec
+        finally:
+            self.envs.release(slot, reusable=reusable)
 
-    def _env(self, env_id: str) -> Any:
-        import envs
+    async def env_stats(self) -> dict[str, int]:
+        return self.envs.stats()
 
-        if self._uses[env_id] >= self.recycle_after and env_id in self._envs:
-            self._envs.pop(env_id).close()  # a long-lived env can leak state or memory
-            self._uses[env_id] = 0
-        if env_id not in self._envs:
-            self._envs[env_id] = envs.make_env(env_id, **self.env_kwargs.get(env_id, {}))
-        self._uses[env_id] += 1
-        return self._envs[env_id]
+
+def error_record(job: Job, status: str, error: str, policy: Any) -> dict[str, Any]:
+    """The record of an episode that could not be played (so it is counted, never lost)."""
+    t = job["task"]
+    describe = policy.describe() if hasattr(policy, "describe") else {"kind": policy.get("kind"), "model": None}
+    return {
+        "id": record_id(t["task_id"], job["sample_index"]),
+        "conversations": [],
+        "env": t["env_id"],
+        "task_id": t["task_id"],
+        "split": t["split"],
+        "seed": t.get("seed"),
+        "sample_index": job["sample_index"],
+        "reward": 0.0,
+        "success": False,
+        "status": status,
+        "turns": 0,
+        "invalid_actions": 0,
+        "error": error,
+        "duration_s": 0.0,
+        "policy": describe,
+        "schema_version": SCHEMA_VERSION,
+    }
 
 
 @dataclass
@@ -91,10 +145,15 @@ class RolloutSummary:
     skipped_existing: int = 0
     repaired_lines: int = 0
     finished: int = 0
-    actor_restarts: int = 0
+    actors_started: int = 0
+    peak_actors: int = 0
+    actor_deaths: int = 0
+    requeued: int = 0  # episodes run again after their actor died
+    duplicates_ignored: int = 0
     wall_s: float = 0.0
     status: Counter[str] = field(default_factory=Counter)
     per_env: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    per_node: Counter[str] = field(default_factory=Counter)  # episodes finished per Ray node id
 
     def add(self, rec: dict[str, Any]) -> None:
         self.finished += 1
@@ -109,6 +168,10 @@ class RolloutSummary:
         return sum(c["success"] for c in self.per_env.values()) / max(1, self.finished)
 
     @property
+    def errors(self) -> int:
+        return sum(self.status[s] for s in ERROR_STATUSES)
+
+    @property
     def episodes_per_s(self) -> float:
         return self.finished / self.wall_s if self.wall_s else 0.0
 
@@ -118,7 +181,11 @@ class RolloutSummary:
             "skipped_existing": self.skipped_existing,
             "repaired_lines": self.repaired_lines,
             "finished": self.finished,
-            "actor_restarts": self.actor_restarts,
+            "actors_started": self.actors_started,
+            "peak_actors": self.peak_actors,
+            "actor_deaths": self.actor_deaths,
+            "requeued": self.requeued,
+            "duplicates_ignored": self.duplicates_ignored,
             "wall_s": round(self.wall_s, 3),
             "episodes_per_s": round(self.episodes_per_s, 3),
             "success_rate": self.success_rate,
@@ -126,6 +193,7 @@ class RolloutSummary:
             "per_env": {
                 env: {**c, "success_rate": c["success"] / max(1, c["episodes"])} for env, c in self.per_env.items()
             },
+            "per_node": dict(self.per_node),
         }
 
 
@@ -133,96 +201,310 @@ def run_rollouts(
     jobs: list[Job],
     *,
     policy_spec: dict[str, Any],
-    num_actors: int,
     out_path: str | Path,
+    num_actors: int | None = None,
+    min_actors: int = 1,
+    max_actors: int = 2,
+    concurrency: int = 16,
     episode_timeout_s: float = 300.0,
+    recycle_envs_after: int = 256,
+    max_attempts: int = 3,
     actor_options: dict[str, Any] | None = None,
+    env_kwargs: dict[str, dict[str, Any]] | None = None,
+    env_modules: Iterable[str] = (),
+    scale_interval_s: float = 1.0,
     progress: bool = True,
     on_record: Callable[[dict[str, Any]], None] | None = None,
-    env_kwargs: dict[str, dict[str, Any]] | None = None,
 ) -> RolloutSummary:
-    """Run ``jobs`` on ``num_actors`` actors, appending each record to ``out_path`` (JSONL)."""
-    writer = JsonlWriter(out_path)  # repairs a line cut by a crash before we read what is done
-    done = {r["id"] for r in read_jsonl(out_path)}
-    todo = [j for j in jobs if record_id(j["task"]["task_id"], j["sample_index"]) not in done]
-    summary = RolloutSummary(
-        total=len(jobs), skipped_existing=len(jobs) - len(todo), repaired_lines=writer.repaired_lines
+    """Run ``jobs``, appending each record to ``out_path`` (JSONL); see the module docstring.
+
+    ``num_actors`` is a shorthand for a fixed pool (``min_actors = max_actors = num_actors``).
+    ``actor_options`` are Ray actor options (default one CPU per actor).
+    """
+    if num_actors is not None:
+        min_actors = max_actors = num_actors
+    if not 0 <= min_actors <= max_actors or max_actors < 1:
+        raise RolloutError(f"need 0 <= min_actors <= max_actors and max_actors >= 1, got {min_actors}, {max_actors}")
+    if concurrency < 1 or max_attempts < 1:
+        raise RolloutError(f"concurrency and max_attempts must be >= 1, got {concurrency}, {max_attempts}")
+    driver = _Driver(
+        policy_spec=policy_spec,
+        min_actors=min_actors,
+        max_actors=max_actors,
+        concurrency=concurrency,
+        max_attempts=max_attempts,
+        actor_options={"num_cpus": 1, **(actor_options or {})},
+        actor_args=(policy_spec, episode_timeout_s, env_kwargs, recycle_envs_after, tuple(env_modules)),
+        scale_interval_s=scale_interval_s,
+        on_record=on_record,
     )
-    if not todo:
-        writer.close()
-        return summary
-    opts = {"num_cpus": 1, **(actor_options or {})}
-    actor_cls = ray.remote(**opts)(RolloutActor)
-    n = min(num_actors, len(todo))
-    actors = [actor_cls.remote(policy_spec, episode_timeout_s, env_kwargs) for _ in range(n)]
-    queue = list(reversed(todo))
-    attempts: Counter[str] = Counter()
-    in_flight: dict[ray.ObjectRef, tuple[int, Job, Any]] = {}
-    started = time.monotonic()
-    bar = tqdm(total=len(todo), desc="rollout", unit="ep", disable=not progress, dynamic_ncols=True)
-
-    def submit(slot: int) -> None:
-        job = queue.pop()
-        in_flight[actors[slot].run.remote(job)] = (slot, job, actors[slot])
-
-    with writer:
-        for slot in range(n):
-            for _ in range(IN_FLIGHT_PER_ACTOR):
-                if queue:
-                    submit(slot)
-        while in_flight:
-            [ref], _ = ray.wait(list(in_flight), num_returns=1)
-            slot, job, actor = in_flight.pop(ref)
-            try:
-                rec = ray.get(ref)
-            except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError) as e:
-                rec = _on_actor_death(job, e, attempts, queue, policy_spec)
-                if actors[slot] is actor:  # the first failed episode of that actor replaces it
-                    actors[slot] = actor_cls.remote(policy_spec, episode_timeout_s, env_kwargs)
-                    summary.actor_restarts += 1
-            if rec is not None:
-                writer.write(rec)
-                summary.add(rec)
-                if on_record:
-                    on_record(rec)
-                bar.update(1)
-                bar.set_postfix(success=f"{summary.success_rate:.2f}", in_flight=len(in_flight), refresh=False)
-            if queue:
-                submit(slot)
-    bar.close()
-    for a in actors:
-        ray.kill(a)
-    summary.wall_s = time.monotonic() - started
-    return summary
+    return driver.run(jobs, Path(out_path), progress=progress)
 
 
-def _on_actor_death(
-    job: Job, err: Exception, attempts: Counter[str], queue: list[Job], policy_spec: dict[str, Any]
-) -> dict[str, Any] | None:
-    """Requeue the episode of a dead actor; after MAX_ATTEMPTS record it as an env_error instead of losing it."""
-    from rollouts.records import SCHEMA_VERSION
+@dataclass(eq=False)
+class _Actor:
+    handle: Any
+    ready_ref: ray.ObjectRef
+    node_id: str | None = None  # set once the actor is up
+    in_flight: set[ray.ObjectRef] = field(default_factory=set)
+    # "normal"; "draining": gets no new work until empty, then turns "solo": runs suspects one at a time
+    mode: str = "normal"
 
-    rid = record_id(job["task"]["task_id"], job["sample_index"])
-    attempts[rid] += 1
-    if attempts[rid] < MAX_ATTEMPTS:
-        queue.append(job)
-        return None
-    t = job["task"]
-    return {
-        "id": rid,
-        "conversations": [],
-        "env": t["env_id"],
-        "task_id": t["task_id"],
-        "split": t["split"],
-        "seed": t.get("seed"),
-        "sample_index": job["sample_index"],
-        "reward": 0.0,
-        "success": False,
-        "status": "env_error",
-        "turns": 0,
-        "invalid_actions": 0,
-        "error": f"rollout actor died {attempts[rid]} times: {type(err).__name__}",
-        "duration_s": 0.0,
-        "policy": {"kind": policy_spec.get("kind"), "model": policy_spec.get("model")},
-        "schema_version": SCHEMA_VERSION,
-    }
+
+class _Driver:
+    def __init__(
+        self,
+        *,
+        policy_spec: dict[str, Any],
+        min_actors: int,
+        max_actors: int,
+        concurrency: int,
+        max_attempts: int,
+        actor_options: dict[str, Any],
+        actor_args: tuple[Any, ...],
+        scale_interval_s: float,
+        on_record: Callable[[dict[str, Any]], None] | None,
+    ):
+        self.policy_spec = policy_spec
+        self.min_actors, self.max_actors = min_actors, max_actors
+        self.concurrency = concurrency
+        self.max_attempts = max_attempts
+        self.actor_cpus = float(actor_options.get("num_cpus", 1))
+        # Async actor: its methods share one event loop; the extra slots are for ready()/env_stats().
+        self.actor_cls = ray.remote(**{**actor_options, "max_concurrency": concurrency + 4})(RolloutActor)
+        self.actor_args = actor_args
+        self.scale_interval_s = scale_interval_s
+        self.on_record = on_record
+        self.actors: list[_Actor] = []
+        self.refs: dict[ray.ObjectRef, tuple[_Actor, Job | None]] = {}  # job None: the actor's ready() call
+        self.queue: deque[Job] = deque()
+        self.suspects: deque[Job] = deque()  # in flight when an actor process died; rerun one at a time
+        self.solo_deaths: Counter[str] = Counter()
+        self.node_losses: Counter[str] = Counter()
+        self.start_failures = 0
+        self.last_scale = -math.inf
+        self.waiting_since: float | None = None
+
+    # ------------------------------------------------------------------ main loop
+
+    def run(self, jobs: list[Job], out_path: Path, *, progress: bool) -> RolloutSummary:
+        writer = JsonlWriter(out_path)  # repairs a line cut by a crash before we read what is done
+        self.written = {r["id"] for r in read_jsonl(out_path)}
+        todo = [j for j in jobs if _rid(j) not in self.written]
+        self.queue.extend(todo)
+        s = self.summary = RolloutSummary(
+            total=len(jobs), skipped_existing=len(jobs) - len(todo), repaired_lines=writer.repaired_lines
+        )
+        started = time.monotonic()
+        self.bar = tqdm(total=len(todo), desc="rollout", unit="ep", disable=not progress, dynamic_ncols=True)
+        try:
+            with writer:
+                self.writer = writer
+                while self.queue or self.suspects or self._episodes_in_flight():
+                    self._scale()
+                    self._dispatch()
+                    self._wait_and_collect()
+        finally:
+            self.bar.close()
+            for a in self.actors:
+                ray.kill(a.handle)
+        s.wall_s = time.monotonic() - started
+        return s
+
+    def _wait_and_collect(self) -> None:
+        if not self.refs:
+            time.sleep(min(self.scale_interval_s, 0.2))  # nothing to wait on until an actor can be placed
+            return
+        refs = list(self.refs)
+        ready, _ = ray.wait(refs, num_returns=1, timeout=self.scale_interval_s)
+        if ready:  # take everything else that is done too, without waiting
+            ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
+        for ref in ready:
+            if ref not in self.refs:  # dropped when its actor died earlier in this batch
+                continue
+            actor, job = self.refs.pop(ref)
+            if job is None:
+                self._on_ready(actor, ref)
+            else:
+                self._on_result(actor, job, ref)
+
+    def _episodes_in_flight(self) -> int:
+        return sum(len(a.in_flight) for a in self.actors)
+
+    # ------------------------------------------------------------------ work
+
+    def _dispatch(self) -> None:
+        up = [a for a in self.actors if a.node_id is not None]
+        if self.suspects and up and all(a.mode == "normal" for a in up):
+            min(up, key=lambda a: len(a.in_flight)).mode = "draining"  # one actor clears the suspects
+        for a in up:
+            if a.mode != "normal":
+                if a.in_flight:
+                    continue
+                if self.suspects:
+                    a.mode = "solo"
+                    self._submit(a, self.suspects.popleft())
+                    continue
+                a.mode = "normal"
+            while self.queue and len(a.in_flight) < self.concurrency:
+                self._submit(a, self.queue.popleft())
+
+    def _submit(self, a: _Actor, job: Job) -> None:
+        ref = a.handle.run.remote(job)
+        a.in_flight.add(ref)
+        self.refs[ref] = (a, job)
+
+    def _on_result(self, a: _Actor, job: Job, ref: ray.ObjectRef) -> None:
+        try:
+            rec = ray.get(ref)
+        except ray.exceptions.RayActorError as e:
+            self._on_actor_death(a, e, job)
+            return
+        except ray.exceptions.RayTaskError as e:  # a bug outside arun_episode's guard: counted, not lost
+            rec = error_record(job, "env_error", f"rollout actor raised: {e.cause!r}", self.policy_spec)
+        except ray.exceptions.RayError as e:  # the result itself was lost (object store, owner): play it again
+            self._on_actor_death(a, e, job)
+            return
+        a.in_flight.discard(ref)
+        self._write(rec, a.node_id)
+
+    def _write(self, rec: dict[str, Any], node_id: str | None) -> None:
+        s = self.summary
+        if rec["id"] in self.written:  # cannot happen by construction; guarded so the file never repeats an id
+            s.duplicates_ignored += 1
+            return
+        self.written.add(rec["id"])
+        self.writer.write(rec)
+        s.add(rec)
+        if node_id:
+            s.per_node[node_id] += 1
+        if self.on_record:
+            self.on_record(rec)
+        self.bar.update(1)
+        self._show()
+
+    def _show(self) -> None:
+        s = self.summary
+        self.bar.set_postfix(
+            success=f"{s.success_rate:.2f}",
+            in_flight=self._episodes_in_flight(),
+            errors=s.errors,
+            actors=sum(a.node_id is not None for a in self.actors),
+            refresh=False,
+        )
+
+    # ------------------------------------------------------------------ faults
+
+    def _on_actor_death(self, a: _Actor, err: Exception, job: Job) -> None:
+        """Requeue every episode the dead actor held; ``job`` is the one whose call reported the death."""
+        s = self.summary
+        if a in self.actors:
+            self.actors.remove(a)
+        s.actor_deaths += 1
+        held = [job] + [self.refs.pop(r)[1] for r in list(a.in_flight) if r in self.refs]
+        a.in_flight.clear()
+        node_lost = a.node_id is not None and (not _node_alive(a.node_id) or "node has died" in str(err))
+        alone = a.mode == "solo" and len(held) == 1
+        log.warning(
+            "rollout actor on node %s died (%s) with %d episodes in flight; %s",
+            a.node_id,
+            "node lost" if node_lost else type(err).__name__,
+            len(held),
+            "rerunning them" if node_lost else "rerunning each alone",
+        )
+        for j in held:
+            rid = _rid(j)
+            if node_lost:
+                self.node_losses[rid] += 1
+                if self.node_losses[rid] >= MAX_NODE_LOSSES:
+                    self._give_up(j, f"its node died {self.node_losses[rid]} times")
+                else:
+                    self.queue.appendleft(j)
+                    s.requeued += 1
+                continue
+            if alone:  # it ran alone, so it is what killed the actor
+                self.solo_deaths[rid] += 1
+                if self.solo_deaths[rid] >= self.max_attempts:
+                    self._give_up(j, f"its rollout actor died {self.solo_deaths[rid]} times running it alone")
+                    continue
+            self.suspects.append(j)
+            s.requeued += 1
+
+    def _give_up(self, job: Job, why: str) -> None:
+        self._write(error_record(job, "env_error", f"episode not finished: {why}", self.policy_spec), None)
+
+    # ------------------------------------------------------------------ pool size
+
+    def _on_ready(self, a: _Actor, ref: ray.ObjectRef) -> None:
+        try:
+            a.node_id = ray.get(ref)
+        except ray.exceptions.RayError as e:  # died in __init__ (bad policy config, lost node)
+            if a in self.actors:
+                self.actors.remove(a)
+            self.start_failures += 1
+            if self.start_failures >= START_FAILURES_BEFORE_GIVING_UP:
+                raise RolloutError(f"rollout actors fail to start ({self.start_failures} in a row): {e}") from e
+            return
+        self.start_failures = 0
+        self.summary.peak_actors = max(self.summary.peak_actors, sum(x.node_id is not None for x in self.actors))
+        self._show()
+
+    def _scale(self) -> None:
+        now = time.monotonic()
+        if now - self.last_scale < self.scale_interval_s:
+            return
+        self.last_scale = now
+        work = len(self.queue) + len(self.suspects)
+        if not work:  # the tail: let idle actors go so the cluster can use their CPUs
+            for a in list(self.actors):
+                if len(self.actors) <= self.min_actors:
+                    break
+                if a.node_id is not None and not a.in_flight:
+                    self.actors.remove(a)
+                    ray.kill(a.handle)
+            return
+        if any(a.node_id is None for a in self.actors):  # one wave at a time: wait for the last to be placed
+            self._check_not_stuck(now)
+            return
+        self.waiting_since = None
+        free_slots = sum(self.concurrency - len(a.in_flight) for a in self.actors if a.mode == "normal")
+        wanted = math.ceil(max(0, work - free_slots) / self.concurrency)
+        room = self.max_actors - len(self.actors)
+        fits = int(ray.available_resources().get("CPU", 0.0) // self.actor_cpus) if self.actor_cpus else room
+        n = min(wanted, room, fits)
+        n = max(n, self.min_actors - len(self.actors))  # the minimum is kept even when it must queue for CPUs
+        for _ in range(n):
+            handle = self.actor_cls.remote(*self.actor_args)
+            a = _Actor(handle, handle.ready.remote())
+            self.actors.append(a)
+            self.refs[a.ready_ref] = (a, None)
+            self.summary.actors_started += 1
+        if not self.actors and not n:
+            self._check_not_stuck(now)
+
+    def _check_not_stuck(self, now: float) -> None:
+        """Fail loudly when no actor can ever be placed, instead of waiting forever."""
+        if any(a.node_id is not None for a in self.actors):
+            return
+        if self.waiting_since is None:
+            self.waiting_since = now
+            return
+        total = ray.cluster_resources().get("CPU", 0.0)
+        if total < self.actor_cpus:
+            raise RolloutError(
+                f"a rollout actor needs {self.actor_cpus:g} CPUs but the Ray cluster has {total:g}: "
+                "lower rollout.actor_cpus or add nodes"
+            )
+        if now - self.waiting_since > 600:
+            raise RolloutError("no rollout actor could be placed for 10 minutes: the cluster's CPUs are all in use")
+
+
+def _rid(job: Job) -> str:
+    return record_id(job["task"]["task_id"], job["sample_index"])
+
+
+def _node_alive(node_id: str) -> bool:
+    try:
+        return any(n["NodeID"] == node_id and n["Alive"] for n in ray.nodes())
+    except Exception:  # noqa: BLE001 - the GCS itself is unreachable: treat the node as gone
+        return False

@@ -118,6 +118,38 @@ def write_json_atomic(path: str | Path, obj: Any) -> Path:
     return path
 
 
+def write_jsonl_atomic(path: str | Path, records: Iterable[dict[str, Any]]) -> Path:
+    """Write one JSON record per line through a temp file beside ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            for rec in records:
+                f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def sample_records(records: Iterable[dict[str, Any]], per_group: int = 3) -> list[dict[str, Any]]:
+    """A small, stable sample to eyeball: up to ``per_group`` records per (env, status, success).
+
+    Failures are what a reader wants to see next to successes, so every kind of ending of every
+    env is represented; within a group the records with the smallest ids are taken.
+    """
+    groups: dict[tuple[str, str, bool], list[dict[str, Any]]] = {}
+    for rec in records:
+        group = groups.setdefault((rec["env"], rec["status"], bool(rec["success"])), [])
+        group.append(rec)
+        if len(group) > 4 * per_group:  # bound memory on big files; keep the smallest ids
+            group.sort(key=lambda r: r["id"])
+            del group[per_group:]
+    return [r for key in sorted(groups) for r in sorted(groups[key], key=lambda r: r["id"])[:per_group]]
+
+
 def write_parquet_atomic(path: str | Path, records: Iterable[dict[str, Any]]) -> Path:
     """Write records to Parquet (nested fields as JSON strings) through a temp file."""
     import pyarrow as pa

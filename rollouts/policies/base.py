@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
@@ -28,6 +29,11 @@ class Policy(ABC):
 
     @abstractmethod
     def act(self, messages: list[Message], *, task: Task) -> str: ...
+
+    async def aact(self, messages: list[Message], *, task: Task) -> str:
+        """``act`` for asyncio callers. The default runs ``act`` in a thread so a slow local
+        policy never blocks the event loop; HTTP policies override it with a native async call."""
+        return await asyncio.to_thread(self.act, messages, task=task)
 
     def describe(self) -> dict[str, Any]:
         """What goes into each trajectory record's ``policy`` field. Never holds secrets."""

@@ -21,6 +21,9 @@ class RandomPolicy(Policy):
     def __init__(self, seed: int = 0):
         self.seed = seed
 
+    async def aact(self, messages: list[Message], *, task: Task) -> str:
+        return self.act(messages, task=task)  # microseconds of work: a thread hop would cost more
+
     def act(self, messages: list[Message], *, task: Task) -> str:
         turn = sum(m["role"] == "assistant" for m in messages)
         rng = random.Random(zlib.crc32(f"{self.seed}:{task.task_id}:{turn}".encode()))

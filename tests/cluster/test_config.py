@@ -42,7 +42,7 @@ def test_overrides_apply_with_yaml_types(tmp_path):
 
 def test_all_problems_reported_together_with_keys_values_and_suggestions(tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("run:\n  name: x\ntrain:\n  stepz: 3\n  lr: -1\nrollout:\n  num_actors: zero\n")
+    bad.write_text("run:\n  name: x\ntrain:\n  stepz: 3\n  lr: -1\nrollout:\n  max_actors: zero\n")
     with pytest.raises(ConfigError) as e:
         load_config(bad, ["mix.eta=2", "nonsense"])
     problems = e.value.problems
@@ -50,7 +50,7 @@ def test_all_problems_reported_together_with_keys_values_and_suggestions(tmp_pat
     assert len(problems) == 5, problems
     assert "train.stepz: unknown key (line 4); did you mean 'train.steps'?" in text
     assert "train.lr: Input should be greater than 0 (got -1) (line 5)" in text
-    assert "rollout.num_actors" in text and "'zero'" in text
+    assert "rollout.max_actors" in text and "'zero'" in text
     assert "mix.eta" in text and "(got 2) (from the command line)" in text
     assert "override 'nonsense': expected key=value" in text
 
