@@ -148,7 +148,8 @@ class RolloutSummary:
     actors_started: int = 0
     peak_actors: int = 0
     actor_deaths: int = 0
-    requeued: int = 0  # episodes run again after their actor died
+    requeued: int = 0  # episodes run again after their actor died ...
+    lost_with_node: int = 0  # ... of which this many because the actor's node left the cluster
     duplicates_ignored: int = 0
     wall_s: float = 0.0
     status: Counter[str] = field(default_factory=Counter)
@@ -185,6 +186,7 @@ class RolloutSummary:
             "peak_actors": self.peak_actors,
             "actor_deaths": self.actor_deaths,
             "requeued": self.requeued,
+            "lost_with_node": self.lost_with_node,
             "duplicates_ignored": self.duplicates_ignored,
             "wall_s": round(self.wall_s, 3),
             "episodes_per_s": round(self.episodes_per_s, 3),
@@ -421,6 +423,7 @@ class _Driver:
                 else:
                     self.queue.appendleft(j)
                     s.requeued += 1
+                    s.lost_with_node += 1
                 continue
             if alone:  # it ran alone, so it is what killed the actor
                 self.solo_deaths[rid] += 1

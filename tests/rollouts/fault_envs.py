@@ -1,0 +1,80 @@
+"""A test env whose tasks say how it misbehaves, registered when imported.
+
+Rollout actors import it through ``env_modules=["tests.rollouts.fault_envs"]``, the same hook
+users have for their own envs. Each task's payload names a behaviour for ``step``:
+
+- ``ok``: finish with reward 1 (after ``step_delay_s``, so episodes overlap in time);
+- ``hang``: block until the env is closed (or 10 minutes);
+- ``raise``: raise, as a buggy env would;
+- ``exit``: end the whole actor process at once, as a segfault or the OOM killer would.
+
+The first observation names the env instance and how many episodes it has served, so a
+test can see env recycling in the trajectories.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+import time
+from typing import Any
+
+import gymnasium as gym
+import ray
+
+import envs
+from envs.base import EnvSpec, Task
+from envs.spaces import UnicodeText
+
+ENV_ID = "agenttune-test/Faulty-v0"
+_instances = itertools.count()
+
+
+class FaultyEnv(gym.Env):
+    def __init__(self, step_delay_s: float = 0.0):
+        self.observation_space = UnicodeText(4096)
+        self.action_space = UnicodeText(4096)
+        self.step_delay_s = step_delay_s
+        self.instance = f"{os.getpid()}.{next(_instances)}"
+        self.episodes = 0
+        self.task: Task | None = None
+        self._closed = threading.Event()
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        self.task = (options or {})["task"]
+        self.episodes += 1
+        node = ray.get_runtime_context().get_node_id() if ray.is_initialized() else None
+        return f"instance={self.instance} episode={self.episodes} node={node} task={self.task.task_id}", {}
+
+    def step(self, action: str):
+        behaviour = self.task.payload["behaviour"]
+        time.sleep(self.step_delay_s)
+        if behaviour == "hang":
+            self._closed.wait(600)
+        elif behaviour == "raise":
+            raise RuntimeError(f"injected env crash on {self.task.task_id}")
+        elif behaviour == "exit":
+            os._exit(17)
+        return "done", 1.0, True, False, {"success": True}
+
+    def close(self) -> None:
+        self._closed.set()
+
+
+def tasks(behaviours: list[str]) -> list[Task]:
+    return [Task(f"faulty-{i:04d}-{b}", ENV_ID, "train", i, {"behaviour": b}) for i, b in enumerate(behaviours)]
+
+
+envs.register_env(
+    EnvSpec(
+        id=ENV_ID,
+        role="held_in",
+        max_turns=2,
+        entry_point=f"{__name__}:FaultyEnv",
+        description="test env with injected faults",
+        generate_tasks=lambda split, n, start: tasks(["ok"] * n),
+        oracle=lambda task, messages: "Action: done",
+    )
+)

@@ -1,0 +1,125 @@
+"""Faults during a rollout never lose or repeat an episode: each case ends with every
+(task_id, sample_index) in the output exactly once, with the status the fault deserves."""
+
+from __future__ import annotations
+
+import collections
+import os
+import re
+import signal
+
+import pytest
+import ray
+
+from rollouts.pool import make_jobs, run_rollouts
+from rollouts.records import read_jsonl
+from tests.openai_server import ScriptedChatServer
+from tests.rollouts import fault_envs
+
+pytestmark = pytest.mark.integration
+
+FAULTY = {"env_modules": ["tests.rollouts.fault_envs"]}
+
+
+def run(jobs, out, **kw):
+    opts = {"policy_spec": {"kind": "oracle"}, "num_actors": 2, "concurrency": 4, "progress": False, **FAULTY}
+    return run_rollouts(jobs, out_path=out, **(opts | kw))
+
+
+def exactly_once(jobs, out) -> dict[str, dict]:
+    recs = list(read_jsonl(out))
+    ids = [r["id"] for r in recs]
+    assert len(ids) == len(set(ids)), collections.Counter(ids).most_common(3)
+    assert set(ids) == {f"{j['task']['task_id']}-s{j['sample_index']}" for j in jobs}
+    return {r["id"]: r for r in recs}
+
+
+def test_a_hanging_env_times_out_and_a_crashing_env_fails_only_its_episode(ray_2_cpus, tmp_path):
+    jobs = make_jobs(fault_envs.tasks(["ok"] * 10 + ["hang", "raise"] + ["ok"] * 10), samples_per_task=2)
+    s = run(jobs, tmp_path / "t.jsonl", episode_timeout_s=2.0, env_kwargs={fault_envs.ENV_ID: {"step_delay_s": 0.05}})
+    recs = exactly_once(jobs, tmp_path / "t.jsonl")
+    by_behaviour = collections.defaultdict(set)
+    for r in recs.values():
+        by_behaviour[r["task_id"].rsplit("-", 1)[1]].add(r["status"])
+    assert by_behaviour == {"ok": {"completed"}, "hang": {"timeout"}, "raise": {"env_error"}}
+    assert "injected env crash" in recs["faulty-0011-raise-s0"]["error"]
+    assert s.status == {"completed": 40, "timeout": 2, "env_error": 2} and s.actor_deaths == 0
+
+
+def test_envs_are_recycled_after_the_configured_number_of_episodes(ray_2_cpus, tmp_path):
+    jobs = make_jobs(fault_envs.tasks(["ok"] * 14))
+    run(jobs, tmp_path / "t.jsonl", num_actors=1, concurrency=1, recycle_envs_after=3)
+    recs = exactly_once(jobs, tmp_path / "t.jsonl")
+    served = collections.Counter()
+    for r in recs.values():
+        m = re.match(r"instance=(\S+) episode=(\d+)", r["conversations"][0]["value"])
+        served[m[1]] = max(served[m[1]], int(m[2]))
+    assert max(served.values()) == 3 and len(served) == 5  # 14 episodes: 3+3+3+3+2
+
+
+def test_a_killed_actor_s_episodes_run_again_and_finish(ray_2_cpus, tmp_path):
+    jobs = make_jobs(fault_envs.tasks(["ok"] * 40))
+    killed = []
+
+    def kill_one_actor(rec):
+        if not killed and rec["task_id"] >= "faulty-0008":
+            pid = int(re.match(r"instance=(\d+)\.", rec["conversations"][0]["value"])[1])  # the actor that ran it
+            os.kill(pid, signal.SIGKILL)  # what the OOM killer does, while it holds more episodes
+            killed.append(pid)
+
+    slow = {fault_envs.ENV_ID: {"step_delay_s": 0.2}}
+    s = run(jobs, tmp_path / "t.jsonl", on_record=kill_one_actor, env_kwargs=slow)
+    recs = exactly_once(jobs, tmp_path / "t.jsonl")
+    assert killed and s.actor_deaths == 1 and s.requeued >= 1
+    assert {r["status"] for r in recs.values()} == {"completed"}  # its neighbours are not blamed
+
+
+def test_an_episode_that_kills_its_actor_is_recorded_as_env_error_after_max_attempts(ray_2_cpus, tmp_path):
+    jobs = make_jobs(fault_envs.tasks(["ok"] * 6 + ["exit"] + ["ok"] * 6))
+    s = run(jobs, tmp_path / "t.jsonl", max_attempts=2, env_kwargs={fault_envs.ENV_ID: {"step_delay_s": 0.1}})
+    recs = exactly_once(jobs, tmp_path / "t.jsonl")
+    poison = recs.pop("faulty-0006-exit-s0")
+    assert poison["status"] == "env_error" and "died 2 times" in poison["error"]
+    assert {r["status"] for r in recs.values()} == {"completed"}
+    assert s.actor_deaths == 3  # once among neighbours, then twice alone
+
+
+@pytest.mark.parametrize("fault", ["retried", "unreachable", "refused"])
+def test_endpoint_errors_are_retried_then_recorded_as_agent_error(ray_2_cpus, tmp_path, monkeypatch, fault):
+    monkeypatch.setenv("FAULT_TEST_KEY", "sk-test-secret")
+    jobs = make_jobs(fault_envs.tasks(["ok"] * 8))
+    with ScriptedChatServer(responder=lambda req: "Action: done") as server:
+        base_url = server.base_url
+        if fault == "retried":  # every error kind once, then answers: all episodes complete
+            server.fail_next([429, 500, 502, 503])
+        elif fault == "unreachable":  # more 503s than retries for every call
+            server.fail_next([503] * 200)
+        policy = {
+            "kind": "openai",
+            "model": "scripted-model",
+            "base_url": base_url,
+            "api_key_env": "FAULT_TEST_KEY",
+            "max_retries": 2,
+            "timeout_s": 5.0,
+        }
+        if fault == "refused":
+            server.stop()  # nothing listens on the port any more
+        s = run(jobs, tmp_path / "t.jsonl", policy_spec=policy)
+    recs = exactly_once(jobs, tmp_path / "t.jsonl")
+    statuses = {r["status"] for r in recs.values()}
+    if fault == "retried":
+        assert statuses == {"completed"}
+    else:
+        assert statuses == {"agent_error"} and s.errors == 8
+        assert all("sk-test-secret" not in str(r) for r in recs.values())
+    assert "sk-test-secret" not in (tmp_path / "t.jsonl").read_text()
+
+
+def test_rerunning_completes_an_interrupted_rollout(ray_2_cpus, tmp_path):
+    jobs = make_jobs(fault_envs.tasks(["ok"] * 12), samples_per_task=2)
+    out = tmp_path / "t.jsonl"
+    run(jobs[:9], out)  # as if the driver had been stopped after 9 episodes
+    s = run(jobs, out)
+    exactly_once(jobs, out)
+    assert (s.skipped_existing, s.finished) == (9, 15)
+    assert ray.is_initialized()
