@@ -146,12 +146,14 @@ class RolloutSummary:
     repaired_lines: int = 0
     finished: int = 0
     actors_started: int = 0
+    actors_retired: int = 0  # let go when idle with nothing left to queue
     peak_actors: int = 0
     actor_deaths: int = 0
     requeued: int = 0  # episodes run again after their actor died ...
     lost_with_node: int = 0  # ... of which this many because the actor's node left the cluster
     duplicates_ignored: int = 0
     wall_s: float = 0.0
+    startup_s: float = 0.0  # until the first actor was ready to play
     status: Counter[str] = field(default_factory=Counter)
     per_env: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     per_node: Counter[str] = field(default_factory=Counter)  # episodes finished per Ray node id
@@ -183,12 +185,14 @@ class RolloutSummary:
             "repaired_lines": self.repaired_lines,
             "finished": self.finished,
             "actors_started": self.actors_started,
+            "actors_retired": self.actors_retired,
             "peak_actors": self.peak_actors,
             "actor_deaths": self.actor_deaths,
             "requeued": self.requeued,
             "lost_with_node": self.lost_with_node,
             "duplicates_ignored": self.duplicates_ignored,
             "wall_s": round(self.wall_s, 3),
+            "startup_s": round(self.startup_s, 3),
             "episodes_per_s": round(self.episodes_per_s, 3),
             "success_rate": self.success_rate,
             "status": dict(self.status),
@@ -297,7 +301,7 @@ class _Driver:
         s = self.summary = RolloutSummary(
             total=len(jobs), skipped_existing=len(jobs) - len(todo), repaired_lines=writer.repaired_lines
         )
-        started = time.monotonic()
+        self.started = started = time.monotonic()
         self.bar = tqdm(total=len(todo), desc="rollout", unit="ep", disable=not progress, dynamic_ncols=True)
         try:
             with writer:
@@ -449,6 +453,8 @@ class _Driver:
                 raise RolloutError(f"rollout actors fail to start ({self.start_failures} in a row): {e}") from e
             return
         self.start_failures = 0
+        if not self.summary.startup_s:
+            self.summary.startup_s = time.monotonic() - self.started
         self.summary.peak_actors = max(self.summary.peak_actors, sum(x.node_id is not None for x in self.actors))
         self._show()
 
@@ -465,6 +471,7 @@ class _Driver:
                 if a.node_id is not None and not a.in_flight:
                     self.actors.remove(a)
                     ray.kill(a.handle)
+                    self.summary.actors_retired += 1
             return
         if any(a.node_id is None for a in self.actors):  # one wave at a time: wait for the last to be placed
             self._check_not_stuck(now)

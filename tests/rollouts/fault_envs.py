@@ -4,6 +4,7 @@ Rollout actors import it through ``env_modules=["tests.rollouts.fault_envs"]``, 
 users have for their own envs. Each task's payload names a behaviour for ``step``:
 
 - ``ok``: finish with reward 1 (after ``step_delay_s``, so episodes overlap in time);
+- ``slow``: like ``ok``, 3 s later;
 - ``hang``: block until the env is closed (or 10 minutes);
 - ``raise``: raise, as a buggy env would;
 - ``exit``: end the whole actor process at once, as a segfault or the OOM killer would.
@@ -51,7 +52,9 @@ class FaultyEnv(gym.Env):
     def step(self, action: str):
         behaviour = self.task.payload["behaviour"]
         time.sleep(self.step_delay_s)
-        if behaviour == "hang":
+        if behaviour == "slow":
+            time.sleep(3.0)
+        elif behaviour == "hang":
             self._closed.wait(600)
         elif behaviour == "raise":
             raise RuntimeError(f"injected env crash on {self.task.task_id}")

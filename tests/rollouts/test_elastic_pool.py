@@ -41,7 +41,7 @@ def ids_exactly_once(jobs, out) -> list[dict]:
 
 
 def test_the_pool_grows_onto_a_node_that_joins_mid_run(cluster, tmp_path):
-    jobs = make_jobs(fault_envs.tasks(["ok"] * 80))
+    jobs = make_jobs(fault_envs.tasks(["ok"] * 80 + ["slow"]))  # the slow last one leaves the others idle
     joined = []
 
     def add_node_after_a_few(rec):
@@ -64,6 +64,7 @@ def test_the_pool_grows_onto_a_node_that_joins_mid_run(cluster, tmp_path):
     recs = ids_exactly_once(jobs, tmp_path / "t.jsonl")
     assert {r["status"] for r in recs} == {"completed"}
     assert s.peak_actors == 3 and s.actors_started == 3
+    assert s.actors_retired == 2  # the tail: idle actors are let go, down to min_actors
     assert s.per_node[joined[0]] > 0, s.per_node  # the new node ran episodes
 
 
