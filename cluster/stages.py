@@ -242,6 +242,8 @@ def mix_stage(cfg: PipelineConfig, tokenizer_path: str) -> dict[str, Any]:
     rolled = kept.records
     extra = load(cfg.mix.agent_extra, "agent_extra", "agent")
     general = load(cfg.mix.general, "general", "general")
+    for entry in inputs:  # before mixing, so a failed mix still shows what it read
+        mlf.log_dataset_input(entry)
     removed: dict[str, int] = {}
     if cfg.mix.decontaminate and cfg.eval.envs:
         index = _eval_index(cfg)
@@ -269,8 +271,6 @@ def mix_stage(cfg: PipelineConfig, tokenizer_path: str) -> dict[str, Any]:
     report["decontaminated"] = removed
     report["inputs"] = [{k: e[k] for k in ("name", "role", "config_key", "source", "digest")} for e in inputs]
     write_json_atomic(p["mix"] / MIX_LINEAGE, {"inputs": inputs})
-    for entry in inputs:
-        mlf.log_dataset_input(entry)
     mlf.log_metrics(
         {
             "mix/achieved_eta": report["achieved_eta"],

@@ -7,16 +7,24 @@ The canonical record is the AgentInstruct / ShareGPT shape every later step (mix
 
 ``loss`` None means "the default": trained if and only if the turn is from ``gpt``.
 
+A corpus is a local .json / .jsonl / .parquet file, or a Hugging Face dataset named ``hf://OWNER/NAME`` (read
+with ``datasets.load_dataset``; ``split``, ``revision`` and ``subset`` pick what to read, and a local folder of
+data files works too: ``hf:///data/my_corpus``). ``load_corpus`` also returns what a run needs to trace its data
+back: the source, a content digest and the row count.
+
 Usage::
 
     records, skipped = read_records("data.jsonl", on_bad_record="skip")
+    corpus = load_corpus("hf://THUDM/AgentInstruct", split="db", key="mix.agent_extra.0")
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,6 +32,8 @@ from train.errors import DataFormatError
 
 FORMATS = ("agentinstruct", "sharegpt", "alpaca", "openai")
 SUFFIXES = (".json", ".jsonl", ".parquet")
+HF_SCHEME = "hf://"
+DIGEST_CHARS = 16  # hex characters of a sha256 kept as a digest (MLflow stores at most 36)
 
 # Speaker names seen in ShareGPT-style corpora. Tool calls are the assistant speaking; tool results are what the
 # environment says back, so they sit on the user side of the conversation (as in the AgentInstruct trajectories).
@@ -87,35 +97,180 @@ def to_canonical(record: dict[str, Any], fmt: str, source: str, index: int) -> d
     }
 
 
+@dataclass(frozen=True)
+class HFDataset:
+    """A Hugging Face dataset to read with ``datasets.load_dataset(name, subset, split=..., revision=...)``."""
+
+    name: str
+    split: str = "train"
+    revision: str | None = None
+    subset: str | None = None
+
+    @property
+    def label(self) -> str:
+        """How errors and lineage name it: ``hf://NAME[split]`` (+ ``@revision``)."""
+        return f"{HF_SCHEME}{self.name}[{self.split}]" + (f"@{self.revision}" if self.revision else "")
+
+    @property
+    def source_name(self) -> str:
+        """The records' ``source``: the dataset's last name part, plus the split unless it is 'train'."""
+        stem = self.name.rstrip("/").rsplit("/", 1)[-1] or self.name
+        return stem if self.split == "train" else f"{stem}_{self.split}"
+
+
+@dataclass
+class Corpus:
+    """What ``load_corpus`` read: the canonical records and where they came from."""
+
+    records: list[dict[str, Any]]
+    skipped: dict[str, int]  # bad records skipped, by reason
+    source: str  # absolute file path, or hf://NAME
+    digest: str  # sha256 of the content (file bytes; for hf:// the rows), first DIGEST_CHARS hex characters
+    rows: int  # records read, skipped ones included
+    formats: dict[str, int] = field(default_factory=dict)  # records per detected format
+    hf: HFDataset | None = None
+
+
+def is_hf(path: str | Path) -> bool:
+    return isinstance(path, str) and path.startswith(HF_SCHEME)
+
+
+def load_corpus(
+    path: str | Path,
+    fmt: str = "auto",
+    on_bad_record: Literal["error", "skip"] = "error",
+    *,
+    split: str | None = None,
+    revision: str | None = None,
+    subset: str | None = None,
+    key: str | None = None,
+) -> Corpus:
+    """Read a file or an ``hf://`` dataset into canonical records, with its digest and row count.
+
+    ``key`` is the config key that named ``path`` (e.g. ``mix.general.0``); errors about the source name it.
+    With ``on_bad_record="error"`` the first bad record raises DataFormatError naming the file and line (or row).
+    """
+    if on_bad_record not in ("error", "skip"):
+        raise ValueError(f"on_bad_record must be 'error' or 'skip', got {on_bad_record!r}")
+    where = f"{key}.path" if key else "path"
+    hf = None
+    if is_hf(path):
+        hf = HFDataset(str(path).removeprefix(HF_SCHEME), split or "train", revision, subset)
+        if not hf.name.strip("/"):
+            raise DataFormatError(path, None, f"{where}: name a dataset after hf://, e.g. hf://THUDM/AgentInstruct")
+    elif split or revision or subset:
+        raise DataFormatError(path, None, f"{where}: split, revision and subset apply only to hf:// datasets")
+    label: str | Path = hf.label if hf else Path(path)
+    if fmt != "auto" and fmt not in FORMATS:
+        raise DataFormatError(label, None, f"unknown format {fmt!r}; use one of {', '.join(FORMATS)} or 'auto'")
+    hasher = hashlib.sha256()  # hf:// only: files are digested from their bytes
+    if hf:
+        raw_rows, source, unit = _iter_hf(hf, key, hasher), hf.source_name, "row"
+    else:
+        local = Path(path)
+        raw_rows, source = _iter_raw(local), local.stem
+        unit = "line" if local.suffix == ".jsonl" else "record"
+    records: list[dict[str, Any]] = []
+    skipped: Counter[str] = Counter()
+    formats: Counter[str] = Counter()
+    rows = 0
+    for index, (line, raw) in enumerate(raw_rows):
+        rows += 1
+        try:
+            if isinstance(raw, DataFormatError):
+                raise raw
+            record_fmt = detect_format(raw) if fmt == "auto" else fmt
+            records.append(to_canonical(raw, record_fmt, source, index))
+            formats[record_fmt] += 1
+        except DataFormatError as err:
+            if on_bad_record == "error":
+                raise err.at(label, line, unit) from None
+            skipped[err.reason] += 1
+    return Corpus(
+        records=records,
+        skipped=dict(skipped),
+        source=str(path) if hf else str(Path(path).resolve()),
+        digest=hasher.hexdigest()[:DIGEST_CHARS] if hf else content_digest(path),
+        rows=rows,
+        formats=dict(formats),
+        hf=hf,
+    )
+
+
 def read_records(
     path: str | Path,
     fmt: str = "auto",
     on_bad_record: Literal["error", "skip"] = "error",
+    **hf: Any,
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    """Read a .json (list), .jsonl or .parquet file into canonical records.
+    """Read a .json (list), .jsonl or .parquet file, or an ``hf://`` dataset, into canonical records.
 
     Returns the records and a count of skipped records by reason (empty unless ``on_bad_record="skip"``).
     With ``on_bad_record="error"`` the first bad record raises DataFormatError naming the file and line.
+    ``hf`` takes ``load_corpus``'s keywords (split, revision, subset, key).
+    """
+    corpus = load_corpus(path, fmt, on_bad_record, **hf)
+    return corpus.records, corpus.skipped
+
+
+def content_digest(path: str | Path) -> str:
+    """sha256 of a file's bytes, or of a folder's files in name order (contents only, hidden files skipped).
+
+    File names are left out so that a folder rewritten with the same content keeps its digest (Ray Data names
+    its files with a fresh id on every write). Returns the first DIGEST_CHARS hex characters.
     """
     path = Path(path)
-    if on_bad_record not in ("error", "skip"):
-        raise ValueError(f"on_bad_record must be 'error' or 'skip', got {on_bad_record!r}")
-    if fmt != "auto" and fmt not in FORMATS:
-        raise DataFormatError(path, None, f"unknown format {fmt!r}; use one of {', '.join(FORMATS)} or 'auto'")
-    source = path.stem
-    records: list[dict[str, Any]] = []
-    skipped: Counter[str] = Counter()
-    unit = "line" if path.suffix == ".jsonl" else "record"
-    for index, (line, raw) in enumerate(_iter_raw(path)):
-        try:
-            if isinstance(raw, DataFormatError):
-                raise raw
-            records.append(to_canonical(raw, detect_format(raw) if fmt == "auto" else fmt, source, index))
-        except DataFormatError as err:
-            if on_bad_record == "error":
-                raise err.at(path, line, unit) from None
-            skipped[err.reason] += 1
-    return records, dict(skipped)
+    if path.is_file():
+        return _sha256(path).hexdigest()[:DIGEST_CHARS]
+    outer = hashlib.sha256()
+    for f in sorted(path.rglob("*")):
+        if f.is_file() and not any(part.startswith(".") for part in f.relative_to(path).parts):
+            outer.update(_sha256(f).digest())
+    return outer.hexdigest()[:DIGEST_CHARS]
+
+
+def _sha256(path: Path) -> Any:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h
+
+
+def _iter_hf(hf: HFDataset, key: str | None, hasher: Any) -> Iterator[tuple[int, Any]]:
+    """Yield (1-based row number, row) of a Hugging Face dataset, feeding each row to ``hasher``."""
+    where = f"{key}.path" if key else "path"
+    try:
+        import datasets  # deferred: heavy, and only hf:// corpora need it
+    except ImportError:
+        raise DataFormatError(
+            hf.label, None, "reading hf:// datasets needs the datasets package: pip install datasets"
+        ) from None
+    try:
+        ds = datasets.load_dataset(hf.name, hf.subset, split=hf.split, revision=hf.revision)
+    except (ConnectionError, FileNotFoundError) as err:
+        raise DataFormatError(hf.label, None, _hf_unavailable(hf, where, err), reason="missing_file") from None
+    except ValueError as err:  # an unknown split or subset; datasets lists the ones it has
+        hint = f"set {key}.split / {key}.subset" if key else "pass another split / subset"
+        raise DataFormatError(hf.label, None, f"{where}: {err} ({hint})", reason="missing_file") from None
+    for number, row in enumerate(ds, start=1):
+        hasher.update(json.dumps(row, sort_keys=True, ensure_ascii=False, default=str).encode() + b"\n")
+        yield number, row
+
+
+def _hf_unavailable(hf: HFDataset, where: str, err: Exception) -> str:
+    import datasets
+
+    what = f"split {hf.split!r}" + (f", revision {hf.revision!r}" if hf.revision else "")
+    cache = datasets.config.HF_DATASETS_CACHE
+    return (
+        f"{where}: cannot load the Hugging Face dataset {hf.name!r} ({what}): {err}. "
+        f"Without network (or with HF_HUB_OFFLINE=1) it must already be in the cache ({cache}, under HF_HOME). "
+        "Load it once on a machine that can reach the hub and point HF_HOME at that cache, or download its "
+        f"files (huggingface-cli download --repo-type dataset {hf.name} --local-dir DIR) and set {where} to "
+        "the local file, or to hf://DIR to read the folder the same way. A gated or private dataset also needs "
+        "HF_TOKEN."
+    )
 
 
 def _iter_raw(path: Path) -> Iterator[tuple[int, Any]]:
@@ -177,8 +332,11 @@ def _sharegpt_turns(record: dict[str, Any]) -> list[dict[str, Any]]:
     for position, t in enumerate(turns, start=1):
         if not isinstance(t, dict):
             raise DataFormatError(None, None, f"turn {position} is not an object", reason="bad_turn")
-        # Some ShareGPT dumps use role/content inside the turns.
-        speaker, value = (t.get("from"), t.get("value")) if "from" in t else (t.get("role"), t.get("content"))
+        # Some ShareGPT dumps use role/content inside the turns (and datasets rows carry both keys, one None).
+        if t.get("from") is not None:
+            speaker, value = t.get("from"), t.get("value")
+        else:
+            speaker, value = t.get("role"), t.get("content")
         out.append(_turn(speaker, value, t.get("loss"), position))
     return out
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import REPO
 from train.errors import DataFormatError
-from train.formats import detect_format, read_records, to_canonical
+from train.formats import detect_format, load_corpus, read_records, to_canonical
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 needs_data = pytest.mark.skipif(not DATA.is_dir(), reason=f"shared data folder not found at {DATA}")
@@ -198,3 +202,169 @@ def test_real_glaive_tools_fold_into_system_turn():
     with_tools = [r for r in records if r["conversations"][0]["from"] == "system"]
     assert len(with_tools) == 300 - 109  # 109 records have an empty tools list
     assert with_tools[0]["conversations"][0]["value"].startswith("You can call the following tools:\n[")
+
+
+# ----------------------------------------------------------------------------- hf:// datasets
+
+
+@pytest.fixture
+def hf_cache(tmp_path, monkeypatch):
+    """datasets writes its Arrow cache here instead of ~/.cache; offline, so nothing can reach the hub."""
+    import datasets
+
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", Path(tmp_path / "hf-cache"))
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+
+
+def hf_folder(root: Path, lines: list[str], name: str = "corpus") -> str:
+    """A folder of data files, as a downloaded dataset repo is; ``hf://`` + its path goes through load_dataset."""
+    (root / name).mkdir()
+    write_jsonl(root / name / "data.jsonl", lines)
+    return f"hf://{root / name}"
+
+
+def test_hf_folder_goes_through_load_dataset_and_the_format_detection(tmp_path, hf_cache):
+    alpaca = json.dumps({"instruction": "Add", "input": "2 and 3", "output": "5"})
+    path = hf_folder(tmp_path, [alpaca, alpaca])
+    corpus = load_corpus(path)
+    assert corpus.formats == {"alpaca": 2} and corpus.rows == 2 and corpus.skipped == {}
+    assert corpus.records[0] == {
+        "id": "corpus_0",
+        "source": "corpus",
+        "conversations": [turn("human", "Add\n2 and 3"), turn("gpt", "5")],
+    }
+    assert (corpus.hf.name, corpus.hf.split, corpus.source) == (str(tmp_path / "corpus"), "train", path)
+    assert load_corpus(path).digest == corpus.digest  # same rows, same digest
+
+
+def test_hf_digest_changes_with_the_rows(tmp_path, hf_cache):
+    first = load_corpus(hf_folder(tmp_path, [GOOD, GOOD], "a"))
+    changed = load_corpus(hf_folder(tmp_path, [GOOD, GOOD.replace('"a"', '"b"')], "b"))
+    assert first.digest != changed.digest
+
+
+def test_hf_bad_row_names_the_row_or_is_skipped(tmp_path, hf_cache):
+    no_answer = json.dumps({"conversations": [{"from": "human", "value": "q"}, {"from": "human", "value": "r"}]})
+    path = hf_folder(tmp_path, [GOOD, no_answer, GOOD])
+    with pytest.raises(DataFormatError, match=r"corpus\[train\], row 2: the conversation has no assistant turn"):
+        read_records(path)
+    records, skipped = read_records(path, on_bad_record="skip")
+    assert len(records) == 2 and skipped == {"no_assistant": 1}
+
+
+def test_hf_unknown_split_names_the_key_and_the_splits(tmp_path, hf_cache):
+    path = hf_folder(tmp_path, [GOOD])
+    expected = r"corpus\[db\]: mix\.general\.0\.path: Unknown split \"db\".*\['train'\].*set mix\.general\.0\.split"
+    with pytest.raises(DataFormatError, match=expected):
+        load_corpus(path, split="db", key="mix.general.0")
+
+
+def test_hf_options_on_a_local_file_are_refused(tmp_path):
+    path = write_jsonl(tmp_path / "a.jsonl", [GOOD])
+    with pytest.raises(
+        DataFormatError, match=r"mix\.general\.1\.path: split, revision and subset apply only to hf://"
+    ):
+        load_corpus(path, split="db", key="mix.general.1")
+    with pytest.raises(DataFormatError, match=r"name a dataset after hf://"):
+        load_corpus("hf://", key="mix.general.1")
+
+
+def test_hf_fields_in_the_config_need_an_hf_path():
+    from pydantic import ValidationError
+
+    from cluster.config import CorpusSection
+
+    assert CorpusSection(path="hf://THUDM/AgentInstruct", split="db", revision="main").split == "db"
+    with pytest.raises(ValidationError, match=r"split, subset: only for hf:// datasets"):
+        CorpusSection(path="data.json", split="db", subset="x")
+
+
+def test_offline_unknown_hf_name_says_what_to_do(tmp_path):
+    # A fresh interpreter: huggingface_hub reads HF_HUB_OFFLINE when it is imported.
+    code = (
+        "from train.formats import read_records\n"
+        "try:\n"
+        "    read_records('hf://agenttune-tests/no-such-dataset', key='mix.general.0')\n"
+        "except Exception as e:\n"
+        "    print(type(e).__name__, e)\n"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"), "PYTHONPATH": str(REPO)}
+    env.pop("HF_DATASETS_CACHE", None)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120).stdout
+    name = "agenttune-tests/no-such-dataset"
+    assert out.startswith(f"DataFormatError hf://{name}[train]: mix.general.0.path: cannot load"), out
+    for hint in (f"'{name}'", "HF_HUB_OFFLINE=1", "HF_HOME", str(tmp_path / "hf"), "--local-dir"):
+        assert hint in out, hint
+
+
+@needs_data
+def test_real_glaive_reads_the_same_through_hf(tmp_path, hf_cache):
+    source = DATA / "general" / "glaive_toolcall_en_demo.json"
+    (tmp_path / "glaive").mkdir()
+    (tmp_path / "glaive" / source.name).symlink_to(source)  # a folder holding the file, as a dataset repo would
+    via_hf = load_corpus(f"hf://{tmp_path / 'glaive'}")
+    direct, _ = read_records(source)
+    assert via_hf.rows == 300 and via_hf.skipped == {}
+    assert [r["conversations"] for r in via_hf.records] == [r["conversations"] for r in direct]
+
+
+# ----------------------------------------------------------------------------- tool calls through the loss mask
+
+
+def trained_texts(tok, out: dict) -> list[str]:
+    """The decoded runs of trained tokens, in order."""
+    runs, current = [], []
+    for token, label in zip(out["input_ids"], out["labels"], strict=True):
+        if label != -100:
+            current.append(token)
+        elif current:
+            runs, current = [*runs, current], []
+    runs += [current] if current else []
+    return [tok.decode(r) for r in runs]
+
+
+@pytest.fixture(scope="module")
+def chatml_bytes():
+    from train.tiny import SPECIAL_TOKENS, build_tiny_tokenizer
+
+    return build_tiny_tokenizer(["unused"], vocab_size=256 + len(SPECIAL_TOKENS), chat_template="chatml")
+
+
+def test_tool_calls_are_trained_and_tool_results_are_not(chatml_bytes):
+    from train.masking import tokenize_conversation
+
+    record = {
+        "conversations": [
+            {"from": "human", "value": "Weather in Oslo?"},
+            {"from": "function_call", "value": '{"name": "weather", "arguments": {"city": "Oslo"}}'},
+            {"from": "observation", "value": '{"temp": -3}'},
+            {"from": "gpt", "value": "It is -3 degrees."},
+        ],
+        "tools": '[{"name": "weather"}]',
+    }
+    conv = to_canonical(record, detect_format(record), "glaive", 0)["conversations"]
+    out = tokenize_conversation(chatml_bytes, conv, max_length=4096)
+    assert trained_texts(chatml_bytes, out) == [
+        '{"name": "weather", "arguments": {"city": "Oslo"}}<|im_end|>',
+        "It is -3 degrees.<|im_end|>",
+    ]
+
+
+@needs_data
+def test_real_glaive_trains_every_call_and_no_observation(chatml_bytes):
+    from train.masking import tokenize_conversation
+
+    raw = json.loads((DATA / "general" / "glaive_toolcall_en_demo.json").read_text())
+    records, _ = read_records(DATA / "general" / "glaive_toolcall_en_demo.json")
+    calls = observations = 0
+    for source, record in zip(raw, records, strict=True):
+        out = tokenize_conversation(chatml_bytes, record["conversations"], max_length=10**6)
+        trained = "".join(trained_texts(chatml_bytes, out))
+        for t in source["conversations"]:
+            if t["from"] == "function_call":
+                calls += 1
+                assert t["value"] in trained
+            elif t["from"] == "observation":
+                observations += 1
+                assert t["value"] not in trained
+    assert calls > 100 and observations > 100
