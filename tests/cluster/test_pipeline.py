@@ -49,6 +49,9 @@ def _check_run_tree(uri: str, run_dir: Path, *, eval_tasks: int = 3) -> None:
     for metric in ("train/loss", "train/lr", "train/tokens_per_s"):
         assert [m.step for m in client.get_metric_history(train_id, metric)] == [1, 2, 3, 4], metric
     assert runs["rollout"].data.metrics["rollout/success_rate"] == 1.0
+    assert runs["rollout"].data.metrics["rollout/agenttune_DB-v0/status_completed"] == 12
+    sample = client.download_artifacts(runs["rollout"].info.run_id, "rollout/rollout_sample.jsonl", str(run_dir))
+    assert [json.loads(line)["env"] for line in Path(sample).read_text().splitlines()] == ["agenttune/DB-v0"] * 3
     assert runs["filter"].data.metrics["rollout/kept"] == 12
     for label in ("tuned", "base"):
         m = runs[f"eval-{label}"].data.metrics
