@@ -233,13 +233,20 @@ def run_rollouts(
         raise RolloutError(f"need 0 <= min_actors <= max_actors and max_actors >= 1, got {min_actors}, {max_actors}")
     if concurrency < 1 or max_attempts < 1:
         raise RolloutError(f"concurrency and max_attempts must be >= 1, got {concurrency}, {max_attempts}")
+    from rollouts.policies import worker_env_vars
+
+    actor_options = {"num_cpus": 1, **(actor_options or {})}
+    if secrets := worker_env_vars(policy_spec):  # e.g. the API key, for actors on other nodes
+        runtime_env = dict(actor_options.get("runtime_env") or {})
+        runtime_env["env_vars"] = {**runtime_env.get("env_vars", {}), **secrets}
+        actor_options["runtime_env"] = runtime_env
     driver = _Driver(
         policy_spec=policy_spec,
         min_actors=min_actors,
         max_actors=max_actors,
         concurrency=concurrency,
         max_attempts=max_attempts,
-        actor_options={"num_cpus": 1, **(actor_options or {})},
+        actor_options=actor_options,
         actor_args=(policy_spec, episode_timeout_s, env_kwargs, recycle_envs_after, tuple(env_modules)),
         scale_interval_s=scale_interval_s,
         on_record=on_record,

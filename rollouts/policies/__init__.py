@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from rollouts.errors import PolicyConfigError
 from rollouts.policies.base import Message, Policy
 
-__all__ = ["Message", "Policy", "make_policy"]
+__all__ = ["Message", "Policy", "make_policy", "worker_env_vars"]
 
 
 def make_policy(spec: dict[str, Any]) -> Policy:
@@ -44,3 +45,13 @@ def make_policy(spec: dict[str, Any]) -> Policy:
             trust_remote_code=spec.get("trust_remote_code", False),
         )
     raise PolicyConfigError(f"rollout.policy.kind: unknown policy {kind!r}; choose oracle, openai or hf")
+
+
+def worker_env_vars(spec: dict[str, Any]) -> dict[str, str]:
+    """Environment variables a policy built from ``spec`` needs in a Ray worker (its API key).
+
+    On a cluster, actors start on other nodes and do not see the driver's environment; the
+    pool hands these over through the actors' ``runtime_env``. Values are never logged.
+    """
+    name = spec.get("api_key_env") if spec.get("kind") == "openai" else None
+    return {name: os.environ[name]} if name and os.environ.get(name) else {}

@@ -109,6 +109,8 @@ def test_endpoint_errors_are_retried_then_recorded_as_agent_error(ray_2_cpus, tm
     statuses = {r["status"] for r in recs.values()}
     if fault == "retried":
         assert statuses == {"completed"}
+        # the key reached the actors (through their runtime_env), as it must on other nodes
+        assert {r.authorization for r in server.requests} == {"Bearer sk-test-secret"}
     else:
         assert statuses == {"agent_error"} and s.errors == 8
         assert all("sk-test-secret" not in str(r) for r in recs.values())
