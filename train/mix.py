@@ -13,6 +13,7 @@ the written rows, not assumed.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import random
@@ -28,10 +29,14 @@ import ray.data
 from ray.data import MixStoppingCondition
 
 from train.errors import TrainError
-from train.packing import pack
+from train.packing import pack_table
 
 SAMPLES, PACKED = "samples", "packed"
 PACK_WINDOW = 1024  # samples packed together; larger windows fill sequences better
+# Rows per input block, and the most blocks per input. The random shuffle is all-to-all: it makes one object per
+# (input block, output block) pair, so its cost grows with the square of the block count. Ray Data's default of
+# 200 blocks per ``from_items`` gave 400 mixed blocks, 160,000 objects and 35 s of shuffle for 4,000 rows.
+BLOCK_ROWS, MAX_BLOCKS = 4096, 16
 
 
 @dataclass
@@ -69,6 +74,11 @@ def upsample(records: list[dict[str, Any]], n: int, seed: int) -> list[dict[str,
     return out
 
 
+def _from_rows(rows: list[dict[str, Any]]) -> ray.data.Dataset:
+    blocks = min(MAX_BLOCKS, max(1, math.ceil(len(rows) / BLOCK_ROWS)))
+    return ray.data.from_items(rows, override_num_blocks=blocks)
+
+
 def _rows(records: list[dict[str, Any]], source: str) -> list[dict[str, Any]]:
     # Conversations travel as JSON strings: Arrow would otherwise infer one struct type per
     # block and fail when a later block has a ``loss`` of another type.
@@ -76,7 +86,7 @@ def _rows(records: list[dict[str, Any]], source: str) -> list[dict[str, Any]]:
 
 
 class Tokenize:
-    """Ray Data callable: load the tokenizer once per worker, tokenize + mask a batch."""
+    """Tokenize + mask a batch of mix rows with the tokenizer at ``tokenizer_path`` (loaded once, here)."""
 
     def __init__(self, tokenizer_path: str, seq_len: int):
         from transformers import AutoTokenizer
@@ -108,6 +118,17 @@ class Tokenize:
         )
 
 
+# Keyed by path: a worker process serves one Ray job, and within it the tokenizer at a path does not change.
+@functools.lru_cache(maxsize=4)
+def _tokenize_with(tokenizer_path: str, seq_len: int) -> Tokenize:
+    return Tokenize(tokenizer_path, seq_len)
+
+
+def tokenize_batch(batch: dict[str, np.ndarray], tokenizer_path: str, seq_len: int) -> pa.Table:
+    """Ray Data UDF run as tasks: tokenize + mask a batch, loading the tokenizer once per worker process."""
+    return _tokenize_with(tokenizer_path, seq_len)(batch)
+
+
 def build_mix(
     agent: list[dict[str, Any]],
     general: list[dict[str, Any]],
@@ -132,22 +153,22 @@ def build_mix(
     n_general = num_samples - n_agent
     if n_general and not general:
         raise TrainError("mix.general: no general records, but eta < 1 asks for them; add a corpus or set eta=1")
-    ds = ray.data.from_items(_rows(upsample(agent, n_agent, seed), "agent"))
+    ds = _from_rows(_rows(upsample(agent, n_agent, seed), "agent"))
     if n_general:
-        ds_general = ray.data.from_items(_rows(upsample(general, n_general, seed + 1), "general"))
+        ds_general = _from_rows(_rows(upsample(general, n_general, seed + 1), "general"))
         ds = ds.mix(ds_general, weights=[eta, 1 - eta], stopping_condition=MixStoppingCondition.STOP_ON_SHORTEST)
+    # Tasks, not an actor pool: tasks take any free CPU and give it back after each block. One actor left the
+    # second CPU of a 2-CPU machine idle (1.5x slower end to end), and a pool as large as the machine holds every
+    # CPU and starves the shuffle and the writes, which then never run.
     ds = ds.random_shuffle(seed=seed).map_batches(
-        Tokenize,
-        fn_constructor_kwargs={"tokenizer_path": tokenizer_path, "seq_len": seq_len},
-        batch_size=64,
-        compute=ray.data.ActorPoolStrategy(size=1),
+        tokenize_batch, fn_kwargs={"tokenizer_path": tokenizer_path, "seq_len": seq_len}, batch_size=64
     )
     out_dir = Path(out_dir)
     tmp = out_dir.with_name(f".{out_dir.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     ds.write_parquet(str(tmp / SAMPLES))
     if packing:
-        ray.data.read_parquet(str(tmp / SAMPLES)).map_batches(
+        ray.data.read_parquet(str(tmp / SAMPLES), columns=["input_ids", "labels", "source"]).map_batches(
             Pack, fn_kwargs={"seq_len": seq_len}, batch_size=PACK_WINDOW, batch_format="pyarrow"
         ).write_parquet(str(tmp / PACKED))
     shutil.rmtree(out_dir, ignore_errors=True)
@@ -160,16 +181,7 @@ def build_mix(
 
 def Pack(batch: pa.Table, seq_len: int) -> pa.Table:  # noqa: N802 - a Ray Data UDF, named like a class
     """Ray Data UDF: pack one window of samples into training sequences."""
-    rows = list(pack(batch.to_pylist(), seq_len))
-    return pa.table(
-        {
-            "input_ids": pa.array([r["input_ids"] for r in rows], pa.list_(pa.int32())),
-            "labels": pa.array([r["labels"] for r in rows], pa.list_(pa.int32())),
-            "position_ids": pa.array([r["position_ids"] for r in rows], pa.list_(pa.int32())),
-            "source_ids": pa.array([r["source_ids"] for r in rows], pa.list_(pa.int8())),
-            "samples": pa.array([r["samples"] for r in rows], pa.int32()),
-        }
-    )
+    return pack_table(batch, seq_len, window=PACK_WINDOW)
 
 
 def training_dir(out_dir: str | Path) -> Path:

@@ -1,9 +1,13 @@
 """Packing: exact bins and positions, and packed samples do not attend to each other."""
 
+import random
+
+import pyarrow as pa
+import pytest
 import torch
 
 from train.loop import collate
-from train.packing import IGNORE, occupancy, pack
+from train.packing import IGNORE, assign_bins, occupancy, pack, pack_table
 
 
 def row(n, start, source="general", loss_from=0):
@@ -49,3 +53,46 @@ def test_packed_samples_do_not_attend_to_each_other(tiny_checkpoint):
     start_b = seq["input_ids"].index(300)
     torch.testing.assert_close(packed[start_a : start_a + 7], alone_a, atol=1e-4, rtol=1e-4)
     torch.testing.assert_close(packed[start_b : start_b + 5], alone_b, atol=1e-4, rtol=1e-4)
+
+
+def test_assign_bins_is_first_fit_decreasing_with_ties_in_input_order():
+    assert assign_bins([6, 3, 5, 2, 4], seq_len=8) == [[0, 3], [2, 1], [4]]
+    assert assign_bins([2, 2, 2, 2], seq_len=4) == [[0, 1], [2, 3]]
+    assert assign_bins([9, 1], seq_len=4) == [[0], [1]]  # cut to 4: it fills a sequence alone
+    assert assign_bins([], seq_len=4) == []
+
+
+def random_rows(n, seed):
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        length = rng.choice([0, 1, rng.randint(1, 40), rng.randint(30, 90)])
+        rows.append(row(length, 1000 * i, rng.choice(["agent", "general"]), loss_from=rng.randint(0, length)))
+    return rows
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_pack_table_gives_the_sequences_pack_gives(seed):
+    rows = random_rows(300, seed)
+    table = pa.Table.from_pylist(rows).slice(7)  # a slice: list offsets do not start at 0
+    table = pa.concat_tables([table.slice(0, 100), table.slice(100)])  # and several chunks
+    packed = pack_table(table, seq_len=64, window=50)
+    assert packed.to_pylist() == list(pack(rows[7:], seq_len=64, window=50))
+    assert packed.schema.field("source_ids").type == pa.list_(pa.int8())
+    assert packed.schema.field("samples").type == pa.int32()
+    assert sum(packed.column("samples").to_pylist()) == sum(1 for r in rows[7:] if r["input_ids"])
+
+
+def test_pack_table_without_rows_or_sources():
+    empty = pa.table({"input_ids": pa.array([], pa.list_(pa.int32())), "labels": pa.array([], pa.list_(pa.int32()))})
+    assert pack_table(empty, seq_len=8).num_rows == 0
+    table = pa.table({"input_ids": [[1, 2, 3]], "labels": [[1, 2, 3]]})
+    assert pack_table(table, seq_len=8).to_pylist() == [
+        {
+            "input_ids": [1, 2, 3],
+            "labels": [IGNORE, 2, 3],
+            "position_ids": [0, 1, 2],
+            "source_ids": [1, 1, 1],
+            "samples": 1,
+        }
+    ]

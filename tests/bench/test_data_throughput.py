@@ -1,0 +1,24 @@
+"""The data throughput bench on a small mix: both pipelines count the same tokens, packed rows are nearly full."""
+
+import json
+
+import pytest
+
+from bench.data_throughput import AGENT, GENERAL, main
+from tests.conftest import shared_file
+
+pytestmark = pytest.mark.integration  # the bench starts its own local Ray
+
+
+def test_bench_counts_the_same_tokens_and_packs_full_rows(tiny_checkpoint, capsys):
+    data_dir = shared_file(AGENT).parents[1]
+    for rel in GENERAL:
+        shared_file(rel)
+    args = ["--records", "400", "--num-proc", "1", "--warmup-records", "0"]
+    main([*args, "--data-dir", str(data_dir), "--tokenizer", str(tiny_checkpoint)])
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    keys = {"tokens_per_s", "baseline_tokens_per_s", "ratio", "packing_efficiency", "padding_efficiency"}
+    assert keys <= result.keys()
+    assert result["tokens"]["ours"] == result["tokens"]["baseline"] > 0
+    assert result["ratio"] == pytest.approx(result["tokens_per_s"] / result["baseline_tokens_per_s"], rel=1e-3)
+    assert result["packing_efficiency"] >= 0.95 > result["padding_efficiency"]
