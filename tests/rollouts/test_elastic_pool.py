@@ -32,6 +32,24 @@ def cluster():
         c.shutdown()
 
 
+def elastic_rollout(jobs, out, *, concurrency, on_record):
+    """1 to 3 actors, on the slow fault env; returns the summary and the records, each id checked once."""
+    s = run_rollouts(
+        jobs,
+        policy_spec={"kind": "oracle"},
+        out_path=out,
+        min_actors=1,
+        max_actors=3,
+        concurrency=concurrency,
+        env_kwargs=SLOW_STEPS,
+        env_modules=["tests.rollouts.fault_envs"],
+        scale_interval_s=0.25,
+        on_record=on_record,
+        progress=False,
+    )
+    return s, ids_exactly_once(jobs, out)
+
+
 def ids_exactly_once(jobs, out) -> list[dict]:
     recs = list(read_jsonl(out))
     ids = [r["id"] for r in recs]
@@ -48,20 +66,7 @@ def test_the_pool_grows_onto_a_node_that_joins_mid_run(cluster, tmp_path):
         if not joined and rec["task_id"] >= "faulty-0005":
             joined.append(cluster.add_node(num_cpus=2).node_id)
 
-    s = run_rollouts(
-        jobs,
-        policy_spec={"kind": "oracle"},
-        out_path=tmp_path / "t.jsonl",
-        min_actors=1,
-        max_actors=3,
-        concurrency=2,
-        env_kwargs=SLOW_STEPS,
-        env_modules=["tests.rollouts.fault_envs"],
-        scale_interval_s=0.25,
-        on_record=add_node_after_a_few,
-        progress=False,
-    )
-    recs = ids_exactly_once(jobs, tmp_path / "t.jsonl")
+    s, recs = elastic_rollout(jobs, tmp_path / "t.jsonl", concurrency=2, on_record=add_node_after_a_few)
     assert {r["status"] for r in recs} == {"completed"}
     assert s.peak_actors == 3 and s.actors_started == 3
     assert s.actors_retired == 2  # the tail: idle actors are let go, down to min_actors
@@ -81,20 +86,7 @@ def test_episodes_of_a_node_that_leaves_mid_run_finish_elsewhere(cluster, tmp_pa
             if len(ran_there) == 3:  # results already on their way may still arrive after this
                 cluster.remove_node(leaving)  # its actor dies with the episodes it holds
 
-    s = run_rollouts(
-        jobs,
-        policy_spec={"kind": "oracle"},
-        out_path=tmp_path / "t.jsonl",
-        min_actors=1,
-        max_actors=3,
-        concurrency=3,
-        env_kwargs=SLOW_STEPS,
-        env_modules=["tests.rollouts.fault_envs"],
-        scale_interval_s=0.25,
-        on_record=remove_the_node_once_it_has_work,
-        progress=False,
-    )
-    recs = ids_exactly_once(jobs, tmp_path / "t.jsonl")
+    s, recs = elastic_rollout(jobs, tmp_path / "t.jsonl", concurrency=3, on_record=remove_the_node_once_it_has_work)
     assert {r["status"] for r in recs} == {"completed"}
     assert s.actor_deaths == 1 and s.lost_with_node >= 1 and s.requeued == s.lost_with_node
     assert sum(s.per_node.values()) == 48 and s.per_node[leaving.node_id] == len(ran_there) >= 3
