@@ -1,13 +1,19 @@
 """Fine-tune a Hugging Face causal LM with DeepSpeed ZeRO under Ray Train.
 
-    result = fit(train_cfg, data_dir="runs/x/mix", model_path="runs/x/base_model",
-                 storage_dir="runs/x/train", mlflow_run=("sqlite:///runs/x/mlflow.db", run_id))
+    result = fit(train_cfg, data_dir="runs/x/mix", model_path="runs/x/base_model", storage_dir="runs/x/train",
+                 tracking_uri="sqlite:///runs/x/mlflow.db", mlflow_run_id=run_id)
 
 ``train_loop_per_worker`` is what each Ray Train worker runs: build the DeepSpeed
-engine, stream its shard of the tokenized mix, step, log from rank 0, checkpoint
-through ``ray.train.report``. The last report also carries a consolidated Hugging
-Face export (safetensors) under ``hf/`` that ``from_pretrained`` and vLLM load.
-On CPU it uses the gloo backend and DeepSpeed's CPU accelerator.
+engine, stream its shard of the tokenized mix, step, log from rank 0 (on a background
+thread), checkpoint through ``ray.train.report``. The last report also carries a
+consolidated Hugging Face export (safetensors) under ``hf/`` that ``from_pretrained``
+and vLLM load. On CPU it uses the gloo backend and DeepSpeed's CPU accelerator.
+
+``build_engine`` and ``train_step`` are the whole of the training work; ``train/launcher.py``
+runs the same two under the plain ``deepspeed`` launcher, the baseline that
+bench/train_throughput.py measures Ray Train against. ``train/mfu`` is logged from
+``train/mfu.py``'s FLOP count when the peak is known (a known GPU, or
+``train.peak_tflops_per_worker``); ``train/tflops_per_worker`` always.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +32,7 @@ from ray.train import Checkpoint, CheckpointConfig, FailureConfig, RunConfig, Sc
 from ray.train.torch import TorchConfig, TorchTrainer
 
 from train.errors import TrainError
+from train.mfu import mfu, model_flops, peak_tflops
 from train.packing import IGNORE, SOURCES
 
 HF_EXPORT_DIR = "hf"
@@ -54,81 +62,163 @@ def deepspeed_config(cfg: dict[str, Any]) -> dict[str, Any]:
 
 
 def train_loop_per_worker(config: dict[str, Any]) -> None:
-    import deepspeed
-    import torch
-    import torch.distributed as dist
-
     from train.mlflow_utils import RunLogger
 
     cfg = config["train"]
     ctx = ray.train.get_context()
     rank, world = ctx.get_world_rank(), ctx.get_world_size()
-    torch.manual_seed(config["seed"] + rank)
-    ds_cfg = deepspeed_config(cfg)
-    deepspeed.init_distributed(dist_backend="nccl" if cfg["use_gpu"] else "gloo")  # reuses Ray Train's group
-    model, tokenizer = _load_model(config["model_path"], ds_cfg, cfg)
-    optimizer = _make_optimizer(model, cfg)
-    # The scheduler is built by DeepSpeed on its wrapped optimizer (ZeRO regroups the parameters).
-    engine, optimizer, _, scheduler = deepspeed.initialize(
-        model=model, optimizer=optimizer, lr_scheduler=lambda opt: _make_scheduler(opt, cfg), config=ds_cfg
-    )
+    engine, scheduler, tokenizer, ds_cfg = build_engine(cfg, config["model_path"], seed=config["seed"], rank=rank)
     start_step = _maybe_resume(engine, config.get("resume_from"))
     logger = RunLogger(config.get("tracking_uri"), config.get("mlflow_run_id"), enabled=rank == 0)
     if start_step == 0:  # a restarted worker group must not log the same params again
         logger.log_params(_flat({"train": cfg, "deepspeed": ds_cfg, "world_size": world}))
     accum = ds_cfg["gradient_accumulation_steps"]
     batches = _batches(ray.train.get_dataset_shard("train"), cfg, tokenizer.pad_token_id)
-    n_params = sum(p.ds_numel if hasattr(p, "ds_numel") else p.numel() for p in engine.module.parameters())
     for _ in range(start_step * accum):  # continue the data stream where the checkpoint left it
         next(batches)
-    device = engine.device
-    for step in range(start_step, cfg["steps"]):
-        t0 = time.perf_counter()
-        micro = [next(batches) for _ in range(accum)]
-        # Token-level mean over the whole global batch: every loss token weighs the same, however the
-        # tokens fall across micro-batches and ranks (a micro-batch may hold none at all).
-        # counts: loss tokens, real tokens, padded slots, then loss tokens per source (agent, general).
-        counts = torch.zeros(3 + len(SOURCES), dtype=torch.float64)
-        for b in micro:
-            trained = b["labels"][:, 1:] != IGNORE
-            counts[0] += trained.sum()
-            counts[1] += b["real_tokens"].sum()
-            counts[2] += b["input_ids"].numel()
-            for i, sid in enumerate(SOURCES.values()):
-                counts[3 + i] += (trained & (b["source_ids"][:, 1:] == sid)).sum()
-        dist.all_reduce(counts)
-        n_loss_tokens = max(1.0, counts[0].item())
-        sums = torch.zeros(1 + len(SOURCES), dtype=torch.float64)  # total, then per source
-        for batch in micro:
-            batch = {k: v.to(device) for k, v in batch.items()}
-            summed, by_source = _summed_loss(engine, batch)
-            # DeepSpeed divides by the accumulation steps and averages over ranks; undo both.
-            engine.backward(summed * (accum * world / n_loss_tokens))
-            engine.step()
-            sums[0] += summed.detach().double().cpu()
-            sums[1:] += by_source
-        dist.all_reduce(sums)
-        dt = time.perf_counter() - t0
-        metrics = {
-            "train/loss": sums[0].item() / n_loss_tokens,
-            "train/lr": scheduler.get_last_lr()[0],
-            "train/grad_norm": _grad_norm(engine),
-            "train/tokens_per_s": counts[1].item() / dt,
-            "train/loss_tokens": counts[0].item(),
-            "train/padding_share": 1 - counts[1].item() / max(1.0, counts[2].item()),
-            "train/step_time_s": dt,
-            "train/mfu": _mfu(n_params, counts[1].item() / dt, world, cfg),
-        }
-        for i, name in enumerate(SOURCES):
-            if counts[3 + i] > 0:
-                metrics[f"train/loss_{name}"] = sums[1 + i].item() / counts[3 + i].item()
-        logger.log(metrics, step=step + 1)
-        last = step + 1 == cfg["steps"]
-        every = cfg["checkpoint_every"]
-        if last or (every and (step + 1) % every == 0):
-            _report_checkpoint(engine, tokenizer, {**metrics, "step": step + 1}, step + 1, export=last)
-        if config.get("fail_at_step") == step + 1 and rank == world - 1 and not _resumed(start_step):
-            _die_like_a_lost_node()
+    peak = peak_tflops(cfg.get("peak_tflops_per_worker"), cfg["use_gpu"])
+    with BackgroundLog(logger) as log:
+        for step in range(start_step, cfg["steps"]):
+            metrics = train_step(engine, scheduler, batches, accum=accum, peak_tflops=peak)
+            log.log(metrics, step=step + 1)
+            last = step + 1 == cfg["steps"]
+            every = cfg["checkpoint_every"]
+            if last or (every and (step + 1) % every == 0):
+                log.flush()  # the run shows every step up to a checkpoint before the checkpoint exists
+                _report_checkpoint(engine, tokenizer, {**metrics, "step": step + 1}, step + 1, export=last)
+            if config.get("fail_at_step") == step + 1 and rank == world - 1 and not _resumed(start_step):
+                _die_like_a_lost_node()
+
+
+class BackgroundLog:
+    """Rank 0's per-step MLflow writes, off the training thread.
+
+    A write is a blocking round trip (a SQLite commit, an HTTP request to a tracking server: ~10 ms
+    on a local SQLite store); done inline, rank 0 arrives that much later at the next step's
+    collectives and every rank waits for it. One thread keeps the writes in step order; ``flush``
+    waits for them and re-raises a failed write, as does the next ``log`` after a failure.
+    """
+
+    MAX_PENDING = 64  # a tracking server slower than the steps throttles training instead of piling up
+
+    def __init__(self, logger: Any):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._logger = logger
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="mlflow-log") if logger.enabled else None
+        self._pending: list[Any] = []
+
+    def log(self, metrics: dict[str, Any], step: int) -> None:
+        if self._pool is None:
+            return
+        while self._pending and (self._pending[0].done() or len(self._pending) >= self.MAX_PENDING):
+            self._pending.pop(0).result()
+        self._pending.append(self._pool.submit(self._logger.log, metrics, step))
+
+    def flush(self) -> None:
+        while self._pending:
+            self._pending.pop(0).result()
+
+    def __enter__(self) -> BackgroundLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)  # a failing run still gets the steps it finished
+            if exc[0] is None:
+                self.flush()
+
+
+def build_engine(cfg: dict[str, Any], model_path: str, *, seed: int, rank: int) -> tuple[Any, Any, Any, dict]:
+    """The DeepSpeed engine, its LR scheduler, the tokenizer and the DeepSpeed config, on this process.
+
+    Joins the process group the caller's launcher set up (Ray Train's, or the ``deepspeed`` launcher's
+    environment in ``train/launcher.py``), so both entry points train the same way.
+    """
+    import deepspeed
+    import torch
+
+    torch.manual_seed(seed + rank)
+    ds_cfg = deepspeed_config(cfg)
+    deepspeed.init_distributed(dist_backend="nccl" if cfg["use_gpu"] else "gloo")
+    model, tokenizer = _load_model(model_path, ds_cfg, cfg)
+    optimizer = _make_optimizer(model, cfg)
+    # The scheduler is built by DeepSpeed on its wrapped optimizer (ZeRO regroups the parameters).
+    engine, _, _, scheduler = deepspeed.initialize(
+        model=model, optimizer=optimizer, lr_scheduler=lambda opt: _make_scheduler(opt, cfg), config=ds_cfg
+    )
+    return engine, scheduler, tokenizer, ds_cfg
+
+
+def train_step(
+    engine: Any, scheduler: Any, batches: Iterator[dict[str, Any]], *, accum: int, peak_tflops: float | None
+) -> dict[str, float | None]:
+    """One optimizer step over the next ``accum`` micro-batches; returns its metrics (the same on every rank).
+
+    The time covers taking the micro-batches from ``batches`` too, so a slow data feed shows in tokens/s.
+    """
+    import torch
+    import torch.distributed as dist
+
+    world = dist.get_world_size()
+    t0 = time.perf_counter()
+    micro = [next(batches) for _ in range(accum)]
+    data_s = time.perf_counter() - t0
+    # Token-level mean over the whole global batch: every loss token weighs the same, however the
+    # tokens fall across micro-batches and ranks (a micro-batch may hold none at all).
+    # counts: loss tokens, real tokens, padded slots, attended keys, then loss tokens per source.
+    counts = torch.zeros(4 + len(SOURCES), dtype=torch.float64)
+    for b in micro:
+        trained = b["labels"][:, 1:] != IGNORE
+        counts[0] += trained.sum()
+        counts[1] += b["real_tokens"].sum()
+        counts[2] += b["input_ids"].numel()
+        counts[3] += attended_keys(b)
+        for i, sid in enumerate(SOURCES.values()):
+            counts[4 + i] += (trained & (b["source_ids"][:, 1:] == sid)).sum()
+    dist.all_reduce(counts)
+    n_loss_tokens = max(1.0, counts[0].item())
+    sums = torch.zeros(1 + len(SOURCES), dtype=torch.float64)  # total, then per source
+    for batch in micro:
+        batch = {k: v.to(engine.device) for k, v in batch.items()}
+        summed, by_source = _summed_loss(engine, batch)
+        # DeepSpeed divides by the accumulation steps and averages over ranks; undo both.
+        engine.backward(summed * (accum * world / n_loss_tokens))
+        engine.step()
+        sums[0] += summed.detach().double().cpu()
+        sums[1:] += by_source
+    dist.all_reduce(sums)
+    dt = time.perf_counter() - t0
+    tokens = counts[1].item()
+    flops = model_flops(engine.module.config, tokens, counts[3].item())
+    metrics = {
+        "train/loss": sums[0].item() / n_loss_tokens,
+        "train/lr": scheduler.get_last_lr()[0],
+        "train/grad_norm": _grad_norm(engine),
+        "train/tokens": tokens,
+        "train/tokens_per_s": tokens / dt,
+        "train/loss_tokens": counts[0].item(),
+        "train/padding_share": 1 - tokens / max(1.0, counts[2].item()),
+        "train/step_time_s": dt,
+        "train/data_wait_s": data_s,  # part of step_time_s: this rank waiting for its micro-batches
+        "train/tflops_per_worker": flops / dt / world / 1e12,
+        "train/mfu": mfu(flops, dt, peak_tflops, world),
+    }
+    for i, name in enumerate(SOURCES):
+        if counts[4 + i] > 0:
+            metrics[f"train/loss_{name}"] = sums[1 + i].item() / counts[4 + i].item()
+    return metrics
+
+
+def attended_keys(batch: dict[str, Any]) -> int:
+    """Keys the real tokens of a collated batch attend under the causal mask (``K`` in ``train/mfu.py``):
+    position + 1 per token, positions restarting per packed sample."""
+    import torch
+
+    pos = batch.get("position_ids")
+    if pos is None:  # one sample per row, padded on the right
+        pos = torch.arange(batch["input_ids"].shape[1]).expand_as(batch["input_ids"])
+    return int(((pos + 1) * batch["real_tokens"]).sum())
 
 
 def _summed_loss(engine: Any, batch: dict[str, Any]) -> tuple[Any, Any]:
@@ -148,26 +238,6 @@ def _summed_loss(engine: Any, batch: dict[str, Any]) -> tuple[Any, Any]:
         [per_token[(sources == s) & trained].sum().detach().double() for s in SOURCES.values()]
     ).cpu()
     return per_token.sum(), by_source
-
-
-def _mfu(n_params: int, tokens_per_s: float, world: int, cfg: dict[str, Any]) -> float | None:
-    """Model FLOPs utilisation: 6 x params x tokens/s over the hardware's peak (GPU only; None on CPU).
-
-    The peak is the bf16 dense figure of the GPU model when known (``AGENTTUNE_PEAK_TFLOPS`` overrides).
-    """
-    import torch
-
-    if not cfg["use_gpu"] or not torch.cuda.is_available():
-        return None
-    peak = float(os.environ.get("AGENTTUNE_PEAK_TFLOPS", 0)) or _known_peak_tflops(torch.cuda.get_device_name())
-    if not peak:
-        return None
-    return 6 * n_params * tokens_per_s / (peak * 1e12 * world)
-
-
-def _known_peak_tflops(name: str) -> float:
-    table = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "A10G": 125.0, "L4": 121.0}
-    return next((v for k, v in table.items() if k in name), 0.0)
 
 
 def _flat(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -275,12 +345,13 @@ def _batches(shard: Any, cfg: dict[str, Any], pad_id: int, cache_mb: int = 512) 
                 yield collate(rows, pad_id, packed="position_ids" in rows[0])
 
 
-def collate(rows: list[dict[str, Any]], pad_id: int, *, packed: bool) -> dict[str, Any]:
-    """Pad to the longest row (a multiple of 8). Packed rows carry position ids and no attention mask,
-    which transformers reads as sample boundaries; source ids mark agent (0) and general (1) tokens."""
+def collate(rows: list[dict[str, Any]], pad_id: int, *, packed: bool, width: int | None = None) -> dict[str, Any]:
+    """Pad to the longest row (a multiple of 8), or to ``width``. Packed rows carry position ids and no attention
+    mask, which transformers reads as sample boundaries; source ids mark agent (0) and general (1) tokens."""
     import torch
 
-    width = -(-max(len(r["input_ids"]) for r in rows) // 8) * 8  # multiples of 8 keep kernels fast
+    longest = max(len(r["input_ids"]) for r in rows)
+    width = max(width or 0, -(-longest // 8) * 8)  # multiples of 8 keep kernels fast
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     lab = torch.full((len(rows), width), IGNORE, dtype=torch.long)
     src = torch.full((len(rows), width), -1, dtype=torch.long)

@@ -1,7 +1,9 @@
 """Ray Train + DeepSpeed ZeRO-3 on CPU: loss finite, parameters change, a killed worker is restarted from
-the last checkpoint, ``resume_from`` continues a finished run, and the export loads with from_pretrained."""
+the last checkpoint, ``resume_from`` continues a finished run, and the export loads with from_pretrained.
+Also the loop's plain parts: the DeepSpeed config, rank 0's background MLflow writes, the launcher's shards."""
 
 import math
+import threading
 
 import pytest
 import torch
@@ -10,10 +12,9 @@ from safetensors.torch import load_file
 
 from cluster.config import TrainConfig
 from train.corpus import generate_general_records
-from train.loop import deepspeed_config, export_model, fit
+from train.launcher import micro_batches, shard
+from train.loop import BackgroundLog, deepspeed_config, export_model, fit
 from train.mix import build_mix
-
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 TRAIN = TrainConfig(
     steps=4,
@@ -45,6 +46,66 @@ def test_deepspeed_config_follows_the_train_config():
     assert ds["bf16"]["enabled"] and not ds["fp16"]["enabled"] and ds["gradient_clipping"] == 1.0
 
 
+class FakeRunLogger:
+    """RunLogger's interface; each write waits for ``gate`` so the test sees it run off the caller's thread."""
+
+    enabled = True
+
+    def __init__(self, fail_at: int | None = None):
+        self.steps: list[int] = []
+        self.threads: set[str] = set()
+        self.gate = threading.Event()
+        self.fail_at = fail_at
+
+    def log(self, metrics, step):
+        self.gate.wait(5)
+        self.threads.add(threading.current_thread().name)
+        if step == self.fail_at:
+            raise ConnectionError("tracking server unreachable")
+        self.steps.append(step)
+
+
+def test_background_log_writes_in_order_off_the_training_thread():
+    logger = FakeRunLogger()
+    with BackgroundLog(logger) as log:
+        for step in range(1, 6):
+            log.log({"train/loss": 1.0}, step=step)  # returns while the writes wait on the gate
+        assert logger.steps == []
+        logger.gate.set()
+        log.flush()
+        assert logger.steps == [1, 2, 3, 4, 5]
+    assert threading.current_thread().name not in logger.threads
+
+
+def test_background_log_reraises_a_failed_write():
+    logger = FakeRunLogger(fail_at=2)
+    logger.gate.set()
+    with pytest.raises(ConnectionError), BackgroundLog(logger) as log:
+        log.log({}, step=1)
+        log.log({}, step=2)
+        log.flush()
+    assert logger.steps == [1]
+
+
+def test_background_log_does_nothing_off_rank_0():
+    logger = FakeRunLogger()
+    logger.enabled = False
+    with BackgroundLog(logger) as log:
+        log.log({}, step=1)
+    assert logger.steps == [] and not logger.threads
+
+
+def test_launcher_shards_are_contiguous_and_equal_and_batches_cycle():
+    rows = [{"input_ids": [i + 1], "labels": [i + 1]} for i in range(7)]
+    assert [r["input_ids"][0] for r in shard(rows, 0, 2)] == [1, 2, 3]
+    assert [r["input_ids"][0] for r in shard(rows, 1, 2)] == [4, 5, 6]
+    batches = micro_batches(shard(rows, 1, 2), 2, pad_id=0, width=None)
+    firsts = [next(batches)["input_ids"][0, 0].item() for _ in range(3)]
+    assert firsts == [4, 4, 4]  # [4, 5], then the short [6] is dropped and the pass starts again
+
+
+@pytest.mark.integration
+@pytest.mark.slow
 def test_zero3_training_survives_a_killed_worker_and_resumes(ray_4_cpus, tmp_path, tiny_checkpoint):
     general = generate_general_records(64, seed=0)
     build_mix(

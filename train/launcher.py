@@ -1,0 +1,74 @@
+"""Train under the plain ``deepspeed`` launcher instead of Ray Train: the baseline of bench/train_throughput.py.
+
+    DS_ACCELERATOR=cpu OMP_NUM_THREADS=1 .venv/bin/deepspeed --num_gpus 2 --no_local_rank --module train.launcher \\
+        --train-config train.json --model runs/x/base_model --data runs/x/mix/packed --out steps.jsonl
+
+Each process builds the same engine and runs the same ``train_step`` as a Ray Train worker
+(``train/loop.py``); only the process start (the launcher's environment instead of Ray's worker group)
+and the data feed differ: here every rank reads the Parquet rows into memory and takes its contiguous
+share, instead of streaming its shard from Ray Data. Rank 0 appends one JSON line per step
+(wall-clock ``time`` plus the step's metrics) to ``--out``. No checkpoints, no MLflow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from train.loop import build_engine, collate, train_step
+from train.mfu import peak_tflops
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--train-config", required=True, help="a JSON file holding a TrainConfig as a dict")
+    ap.add_argument("--model", required=True, help="a Hugging Face checkpoint directory")
+    ap.add_argument("--data", required=True, help="a directory of Parquet rows (a mix's packed/ or samples/)")
+    ap.add_argument("--out", required=True, help="rank 0 appends one JSON line of metrics per step here")
+    ap.add_argument("--pad-to", type=int, default=None, help="pad every row to this width (default: longest)")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    cfg = json.loads(Path(args.train_config).read_text())
+    rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+    engine, scheduler, tokenizer, ds_cfg = build_engine(cfg, args.model, seed=args.seed, rank=rank)
+    rows = shard(read_rows(args.data), rank, world)
+    batches = micro_batches(rows, cfg["micro_batch_size"], tokenizer.pad_token_id, width=args.pad_to)
+    peak = peak_tflops(cfg.get("peak_tflops_per_worker"), cfg["use_gpu"])
+    for step in range(cfg["steps"]):
+        metrics = train_step(engine, scheduler, batches, accum=ds_cfg["gradient_accumulation_steps"], peak_tflops=peak)
+        if rank == 0:
+            with open(args.out, "a") as f:
+                f.write(json.dumps({"step": step + 1, "time": time.time(), **metrics}) + "\n")
+
+
+def read_rows(data_dir: str | Path) -> list[dict[str, Any]]:
+    import pyarrow.parquet as pq
+
+    return pq.read_table(str(data_dir)).to_pylist()
+
+
+def shard(rows: list[dict[str, Any]], rank: int, world: int) -> list[dict[str, Any]]:
+    """This rank's contiguous share of equal size: what Ray Data's equal split gives each worker when the rows
+    are one block, so both paths train on the same rows in the same order."""
+    n = len(rows) // world
+    return rows[rank * n : (rank + 1) * n]
+
+
+def micro_batches(rows: list[dict[str, Any]], size: int, pad_id: int, width: int | None) -> Iterator[dict[str, Any]]:
+    """Endless collated micro-batches of ``size`` rows, in order, dropping a short last one each pass."""
+    usable = len(rows) - len(rows) % size
+    if usable == 0:
+        raise ValueError(f"{len(rows)} rows per rank cannot fill a micro-batch of {size}")
+    packed = "position_ids" in rows[0]
+    while True:
+        for i in range(0, usable, size):
+            yield collate(rows[i : i + size], pad_id, packed=packed, width=width)
+
+
+if __name__ == "__main__":
+    main()
