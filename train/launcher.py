@@ -20,7 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from train.loop import build_engine, collate, train_step
+from train.errors import TrainError
+from train.loop import build_engine, collate_arrow, train_step
 from train.mfu import peak_tflops
 
 
@@ -32,12 +33,13 @@ def main() -> None:
     ap.add_argument("--out", required=True, help="rank 0 appends one JSON line of metrics per step here")
     ap.add_argument("--pad-to", type=int, default=None, help="pad every row to this width (default: longest)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--local_rank", type=int, help=argparse.SUPPRESS)  # passed unless --no_local_rank; unused
     args = ap.parse_args()
     cfg = json.loads(Path(args.train_config).read_text())
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
     engine, scheduler, tokenizer, ds_cfg = build_engine(cfg, args.model, seed=args.seed, rank=rank)
-    rows = shard(read_rows(args.data), rank, world)
-    batches = micro_batches(rows, cfg["micro_batch_size"], tokenizer.pad_token_id, width=args.pad_to)
+    table = shard(read_rows(args.data), rank, world)
+    batches = micro_batches(table, cfg["micro_batch_size"], tokenizer.pad_token_id, width=args.pad_to)
     peak = peak_tflops(cfg.get("peak_tflops_per_worker"), cfg["use_gpu"])
     for step in range(cfg["steps"]):
         metrics = train_step(engine, scheduler, batches, accum=ds_cfg["gradient_accumulation_steps"], peak_tflops=peak)
@@ -46,28 +48,28 @@ def main() -> None:
                 f.write(json.dumps({"step": step + 1, "time": time.time(), **metrics}) + "\n")
 
 
-def read_rows(data_dir: str | Path) -> list[dict[str, Any]]:
+def read_rows(data_dir: str | Path) -> Any:
+    """All rows of a directory of Parquet files, as one Arrow table."""
     import pyarrow.parquet as pq
 
-    return pq.read_table(str(data_dir)).to_pylist()
+    return pq.read_table(str(data_dir))
 
 
-def shard(rows: list[dict[str, Any]], rank: int, world: int) -> list[dict[str, Any]]:
+def shard(table: Any, rank: int, world: int) -> Any:
     """This rank's contiguous share of equal size: what Ray Data's equal split gives each worker when the rows
     are one block, so both paths train on the same rows in the same order."""
-    n = len(rows) // world
-    return rows[rank * n : (rank + 1) * n]
+    n = table.num_rows // world
+    return table.slice(rank * n, n)
 
 
-def micro_batches(rows: list[dict[str, Any]], size: int, pad_id: int, width: int | None) -> Iterator[dict[str, Any]]:
+def micro_batches(table: Any, size: int, pad_id: int, width: int | None) -> Iterator[dict[str, Any]]:
     """Endless collated micro-batches of ``size`` rows, in order, dropping a short last one each pass."""
-    usable = len(rows) - len(rows) % size
+    usable = table.num_rows - table.num_rows % size
     if usable == 0:
-        raise ValueError(f"{len(rows)} rows per rank cannot fill a micro-batch of {size}")
-    packed = "position_ids" in rows[0]
+        raise TrainError(f"{table.num_rows} rows per rank cannot fill a micro-batch of {size}: give --data more rows")
     while True:
         for i in range(0, usable, size):
-            yield collate(rows[i : i + size], pad_id, packed=packed, width=width)
+            yield collate_arrow(table.slice(i, size), pad_id, width=width)
 
 
 if __name__ == "__main__":

@@ -161,7 +161,7 @@ def train_step(
     import torch.distributed as dist
 
     world = dist.get_world_size()
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     micro = [next(batches) for _ in range(accum)]
     data_s = time.perf_counter() - t0
     # Token-level mean over the whole global batch: every loss token weighs the same, however the
@@ -201,6 +201,9 @@ def train_step(
         "train/padding_share": 1 - tokens / max(1.0, counts[2].item()),
         "train/step_time_s": dt,
         "train/data_wait_s": data_s,  # part of step_time_s: this rank waiting for its micro-batches
+        # This process's CPU time in the step, all threads: well below step_time_s means it waited
+        # (on collectives, or for a CPU shared with other processes).
+        "train/cpu_time_s": time.process_time() - cpu0,
         "train/tflops_per_worker": flops / dt / world / 1e12,
         "train/mfu": mfu(flops, dt, peak_tflops, world),
     }
@@ -313,8 +316,8 @@ def _batches(shard: Any, cfg: dict[str, Any], pad_id: int, cache_mb: int = 512) 
     """Endless micro-batches of ``micro_batch_size`` rows from this worker's shard.
 
     Rows are packed sequences when the mix was packed (they carry ``position_ids``). The first pass
-    streams from Ray Data and keeps the rows when the shard is small; if every worker's shard fit,
-    later passes replay from memory (a new streaming epoch costs seconds of coordination, which
+    streams from Ray Data and keeps the Arrow batches when the shard is small; if every worker's shard
+    fit, later passes replay from memory (a new streaming epoch costs seconds of coordination, which
     dominates small runs), else every worker streams again. Workers decide together: Ray Data's
     split needs all of them to start each epoch at once.
     """
@@ -322,57 +325,91 @@ def _batches(shard: Any, cfg: dict[str, Any], pad_id: int, cache_mb: int = 512) 
     import torch.distributed as dist
 
     micro = cfg["micro_batch_size"]
-    cache: list[list[dict[str, Any]]] | None = []
+    cache: list[Any] | None = []  # Arrow tables: a tenth of the memory of the same rows as Python lists
     size = 0
     for b in shard.iter_batches(batch_size=micro, batch_format="pyarrow", drop_last=True):
-        rows = b.to_pylist()
         if cache is not None:
-            cache.append(rows)
+            cache.append(b)
             size += b.nbytes
             cache = cache if size <= cache_mb * 2**20 else None
-        yield collate(rows, pad_id, packed="position_ids" in rows[0])
+        yield collate_arrow(b, pad_id)
     if cache == []:
         raise TrainError("this worker's data shard is empty: the mix has fewer rows than workers x micro batch")
     fits = torch.tensor([int(cache is not None)])
     dist.all_reduce(fits, op=dist.ReduceOp.MIN)
     while True:
         if fits.item():
-            for rows in cache:
-                yield collate(rows, pad_id, packed="position_ids" in rows[0])
+            for b in cache:
+                yield collate_arrow(b, pad_id)
         else:
             for b in shard.iter_batches(batch_size=micro, batch_format="pyarrow", drop_last=True):
-                rows = b.to_pylist()
-                yield collate(rows, pad_id, packed="position_ids" in rows[0])
+                yield collate_arrow(b, pad_id)
 
 
 def collate(rows: list[dict[str, Any]], pad_id: int, *, packed: bool, width: int | None = None) -> dict[str, Any]:
-    """Pad to the longest row (a multiple of 8), or to ``width``. Packed rows carry position ids and no attention
-    mask, which transformers reads as sample boundaries; source ids mark agent (0) and general (1) tokens."""
+    """``collate_arrow`` for rows as dicts; ``packed`` rows must carry ``position_ids``."""
+    import pyarrow as pa
+
+    table = pa.Table.from_pylist(rows)
+    if packed != ("position_ids" in table.column_names):
+        raise ValueError("packed rows carry position_ids, and only they do")
+    return collate_arrow(table, pad_id, width=width)
+
+
+def collate_arrow(batch: Any, pad_id: int, *, width: int | None = None) -> dict[str, Any]:
+    """Tensors for a batch of rows (an Arrow table or record batch), padded on the right to the longest row
+    (a multiple of 8) or to ``width``.
+
+    Packed rows (with a ``position_ids`` column) get no attention mask, which transformers reads as sample
+    boundaries; other rows get one. Source ids mark agent (0) and general (1) tokens, from a ``source_ids``
+    column or each row's ``source``. Columnar, with no Python loop over rows or tokens: it runs inside
+    every step's time.
+    """
+    import numpy as np
     import torch
 
-    longest = max(len(r["input_ids"]) for r in rows)
-    width = max(width or 0, -(-longest // 8) * 8)  # multiples of 8 keep kernels fast
-    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    lab = torch.full((len(rows), width), IGNORE, dtype=torch.long)
-    src = torch.full((len(rows), width), -1, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    pos = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, r in enumerate(rows):
-        n = len(r["input_ids"])
-        ids[i, :n] = torch.tensor(r["input_ids"], dtype=torch.long)
-        lab[i, :n] = torch.tensor(r["labels"], dtype=torch.long)
-        source = r.get("source_ids") or [SOURCES.get(r.get("source", "general"), 1)] * n
-        src[i, :n] = torch.tensor(source, dtype=torch.long)
-        mask[i, :n] = 1
-        if packed:
-            pos[i, :n] = torch.tensor(r["position_ids"], dtype=torch.long)
-            pos[i, n:] = torch.arange(width - n)  # the padding tail is a "sample" of its own, never trained
-    batch = {"input_ids": ids, "labels": lab, "source_ids": src, "real_tokens": mask}
-    if packed:
-        batch["position_ids"] = pos
+    names = batch.column_names
+    ids, lengths = _list_column(batch, "input_ids")
+    n = len(lengths)
+    width = max(width or 0, -(-int(lengths.max(initial=0)) // 8) * 8)  # multiples of 8 keep kernels fast
+    column = torch.arange(width).expand(n, width)
+    lengths_t = torch.from_numpy(lengths)[:, None]
+    real = column < lengths_t
+
+    def fill(values: Any, pad: int) -> Any:
+        out = torch.full((n, width), pad, dtype=torch.long)
+        out[real] = torch.from_numpy(values)
+        return out
+
+    if "source_ids" in names:
+        sources = _list_column(batch, "source_ids")[0]
     else:
-        batch["attention_mask"] = mask
-    return batch
+        per_row = batch.column("source").to_pylist() if "source" in names else ["general"] * n
+        sources = np.repeat(np.array([SOURCES.get(s, 1) for s in per_row], dtype=np.int64), lengths)
+    out = {
+        "input_ids": fill(ids, pad_id),
+        "labels": fill(_list_column(batch, "labels")[0], IGNORE),
+        "source_ids": fill(sources, -1),
+        "real_tokens": real.long(),
+    }
+    if "position_ids" in names:
+        # The padding tail counts from 0 again: a "sample" of its own, never trained.
+        out["position_ids"] = torch.where(real, fill(_list_column(batch, "position_ids")[0], 0), column - lengths_t)
+    else:
+        out["attention_mask"] = out["real_tokens"]
+    return out
+
+
+def _list_column(batch: Any, name: str) -> tuple[Any, Any]:
+    """A list column's values, concatenated row after row (int64), and each row's length."""
+    import numpy as np
+    import pyarrow as pa
+
+    col = batch.column(name)
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    values = col.flatten().to_numpy(zero_copy_only=False).astype(np.int64)  # writable copies, for torch
+    return values, col.value_lengths().to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def _grad_norm(engine: Any) -> float | None:

@@ -5,6 +5,7 @@ Also the loop's plain parts: the DeepSpeed config, rank 0's background MLflow wr
 import math
 import threading
 
+import pyarrow as pa
 import pytest
 import torch
 from mlflow.tracking import MlflowClient
@@ -13,7 +14,7 @@ from safetensors.torch import load_file
 from cluster.config import TrainConfig
 from train.corpus import generate_general_records
 from train.launcher import micro_batches, shard
-from train.loop import BackgroundLog, deepspeed_config, export_model, fit
+from train.loop import BackgroundLog, collate, collate_arrow, deepspeed_config, export_model, fit
 from train.mix import build_mix
 
 TRAIN = TrainConfig(
@@ -96,12 +97,45 @@ def test_background_log_does_nothing_off_rank_0():
 
 
 def test_launcher_shards_are_contiguous_and_equal_and_batches_cycle():
-    rows = [{"input_ids": [i + 1], "labels": [i + 1]} for i in range(7)]
-    assert [r["input_ids"][0] for r in shard(rows, 0, 2)] == [1, 2, 3]
-    assert [r["input_ids"][0] for r in shard(rows, 1, 2)] == [4, 5, 6]
+    rows = pa.Table.from_pylist([{"input_ids": [i + 1], "labels": [i + 1]} for i in range(7)])
+    assert [r[0] for r in shard(rows, 0, 2).column("input_ids").to_pylist()] == [1, 2, 3]
+    assert [r[0] for r in shard(rows, 1, 2).column("input_ids").to_pylist()] == [4, 5, 6]
     batches = micro_batches(shard(rows, 1, 2), 2, pad_id=0, width=None)
     firsts = [next(batches)["input_ids"][0, 0].item() for _ in range(3)]
     assert firsts == [4, 4, 4]  # [4, 5], then the short [6] is dropped and the pass starts again
+
+
+def test_collate_arrow_reads_a_sliced_table_like_the_rows():
+    packed = [
+        {"input_ids": [7, 8, 9], "labels": [-100, 8, 9], "position_ids": [0, 1, 0], "source_ids": [0, 0, 1]},
+        {"input_ids": [5, 6], "labels": [-100, 6], "position_ids": [0, 1], "source_ids": [1, 1]},
+        {"input_ids": [4] * 9, "labels": [4] * 9, "position_ids": list(range(9)), "source_ids": [0] * 9},
+    ]
+    table = pa.table(
+        {
+            "input_ids": pa.array([r["input_ids"] for r in packed], pa.list_(pa.int32())),
+            "labels": pa.array([r["labels"] for r in packed], pa.list_(pa.int32())),
+            "position_ids": pa.array([r["position_ids"] for r in packed], pa.list_(pa.int32())),
+            "source_ids": pa.array([r["source_ids"] for r in packed], pa.list_(pa.int8())),
+        }
+    )
+    batch = collate_arrow(table.slice(0, 2), pad_id=3)  # a slice: its list values start at an offset
+    assert batch["input_ids"].tolist() == [[7, 8, 9, 3, 3, 3, 3, 3], [5, 6, 3, 3, 3, 3, 3, 3]]
+    assert batch["position_ids"].tolist() == [[0, 1, 0, 0, 1, 2, 3, 4], [0, 1, 0, 1, 2, 3, 4, 5]]
+    assert batch["source_ids"][0].tolist() == [0, 0, 1, -1, -1, -1, -1, -1] and "attention_mask" not in batch
+    later = collate_arrow(table.slice(1, 2), pad_id=3)
+    expected = collate(packed[1:], pad_id=3, packed=True)
+    assert later.keys() == expected.keys() and all(torch.equal(later[k], expected[k]) for k in later)
+    assert later["input_ids"].shape == (2, 16)
+
+    samples = [{"input_ids": [1, 2], "labels": [-100, 2], "source": "agent"}, {"input_ids": [1], "labels": [1]}]
+    batch = collate(samples, pad_id=0, packed=False)
+    assert batch["attention_mask"].tolist() == [[1, 1, 0, 0, 0, 0, 0, 0], [1, 0, 0, 0, 0, 0, 0, 0]]
+    assert batch["source_ids"][:, :2].tolist() == [[0, 0], [1, -1]] and batch["labels"][0, :3].tolist() == [
+        -100,
+        2,
+        -100,
+    ]
 
 
 @pytest.mark.integration
