@@ -80,8 +80,8 @@ def measure(env_id: str, short: str, concurrency: int, args: argparse.Namespace,
             make_jobs(tasks),
             policy_spec=policy,
             out_path=out,
-            num_actors=1,
-            concurrency=concurrency,
+            num_actors=args.actors,
+            concurrency=max(1, concurrency // args.actors),
             episode_timeout_s=600,
             progress=False,
         )
@@ -112,6 +112,7 @@ def main() -> None:
     ap.add_argument("--waves", type=int, default=3, help="episodes per run = waves x concurrency")
     ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 64, 256])
     ap.add_argument("--os-concurrency", type=int, default=64)
+    ap.add_argument("--actors", type=int, default=1, help="actors sharing the episodes in flight")
     args = ap.parse_args()
     import os
 
