@@ -19,6 +19,7 @@ from envs.registry import (
     make_env,
     oracle_action,
     register_env,
+    unregister_env,
 )
 
 for _module in (db, os_env, kg, household, webshop, qa, adventure):
@@ -39,4 +40,5 @@ __all__ = [
     "make_env",
     "oracle_action",
     "register_env",
+    "unregister_env",
 ]

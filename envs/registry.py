@@ -31,6 +31,12 @@ def register_env(spec: EnvSpec) -> None:
         gymnasium.register(id=spec.id, entry_point=spec.entry_point)
 
 
+def unregister_env(env_id: str) -> None:
+    """Remove a registered env (from gymnasium's registry too); unknown ids are ignored."""
+    if _SPECS.pop(env_id, None) is not None:
+        gymnasium.registry.pop(env_id, None)
+
+
 def list_specs() -> list[EnvSpec]:
     """Every registered spec, sorted by id."""
     return [_SPECS[env_id] for env_id in sorted(_SPECS)]

@@ -65,3 +65,14 @@ def test_generate_tasks_validates_its_arguments() -> None:
 def test_oracle_action_dispatches_on_the_task_env() -> None:
     task = envs.generate_tasks("DB", "train", 1)[0]
     assert "Action: Operation" in envs.oracle_action(task, [])
+
+
+def test_an_env_registered_for_a_while_can_be_unregistered():
+    import dataclasses
+
+    spec = dataclasses.replace(envs.get_spec("DB"), id="agenttune-test/Copy-v0")
+    envs.register_env(spec)
+    assert envs.get_spec("agenttune-test/Copy-v0") is spec and "agenttune-test/Copy-v0" in gymnasium.registry
+    envs.unregister_env("agenttune-test/Copy-v0")
+    assert spec not in envs.list_specs() and "agenttune-test/Copy-v0" not in gymnasium.registry
+    envs.unregister_env("agenttune-test/Copy-v0")  # unknown ids are ignored

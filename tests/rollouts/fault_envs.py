@@ -1,7 +1,8 @@
 """A test env whose tasks say how it misbehaves, registered when imported.
 
-Rollout actors import it through ``env_modules=["tests.rollouts.fault_envs"]``, the same hook
-users have for their own envs. Each task's payload names a behaviour for ``step``:
+Rollout actors register it by importing ``tests.rollouts.fault_envs_plugin`` (``env_modules``,
+the same hook users have for their own envs); this process uses ``registered()``, so the
+test session's registry stays the real one. Each task's payload names a behaviour for ``step``:
 
 - ``ok``: finish with reward 1 (after ``step_delay_s``, so episodes overlap in time);
 - ``slow``: like ``ok``, 3 s later;
@@ -15,10 +16,12 @@ test can see env recycling in the trajectories.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import gymnasium as gym
@@ -70,14 +73,22 @@ def tasks(behaviours: list[str]) -> list[Task]:
     return [Task(f"faulty-{i:04d}-{b}", ENV_ID, "train", i, {"behaviour": b}) for i, b in enumerate(behaviours)]
 
 
-envs.register_env(
-    EnvSpec(
-        id=ENV_ID,
-        role="held_in",
-        max_turns=2,
-        entry_point=f"{__name__}:FaultyEnv",
-        description="test env with injected faults",
-        generate_tasks=lambda split, n, start: tasks(["ok"] * n),
-        oracle=lambda task, messages: "Action: done",
-    )
+SPEC = EnvSpec(
+    id=ENV_ID,
+    role="held_in",
+    max_turns=2,
+    entry_point=f"{__name__}:FaultyEnv",
+    description="test env with injected faults",
+    generate_tasks=lambda split, n, start: tasks(["ok"] * n),
+    oracle=lambda task, messages: "Action: done",
 )
+
+
+@contextlib.contextmanager
+def registered() -> Iterator[None]:
+    """Register the env in this process for the duration (tests that enumerate envs must not see it)."""
+    envs.register_env(SPEC)
+    try:
+        yield
+    finally:
+        envs.unregister_env(ENV_ID)

@@ -42,7 +42,7 @@ def elastic_rollout(jobs, out, *, concurrency, on_record):
         max_actors=3,
         concurrency=concurrency,
         env_kwargs=SLOW_STEPS,
-        env_modules=["tests.rollouts.fault_envs"],
+        env_modules=["tests.rollouts.fault_envs_plugin"],
         scale_interval_s=0.25,
         on_record=on_record,
         progress=False,

@@ -13,6 +13,12 @@ from rollouts.policies.oracle import OraclePolicy
 from tests.rollouts import fault_envs
 
 
+@pytest.fixture(autouse=True)
+def faulty_env_registered():
+    with fault_envs.registered():
+        yield
+
+
 def play(pool: EnvPool, behaviours: list[str], timeout_s: float = 5.0) -> list[dict]:
     async def one(task):
         slot = await pool.acquire(task.env_id)

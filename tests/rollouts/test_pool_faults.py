@@ -18,7 +18,7 @@ from tests.rollouts import fault_envs
 
 pytestmark = pytest.mark.integration
 
-FAULTY = {"env_modules": ["tests.rollouts.fault_envs"]}
+FAULTY = {"env_modules": ["tests.rollouts.fault_envs_plugin"]}
 
 
 def run(jobs, out, **kw):
