@@ -392,7 +392,10 @@ def _describe(err: dict[str, Any], raw: dict[str, Any], lines: dict[str, int], o
         hint = _did_you_mean(loc)
         return f"{key}: unknown key{where}{hint}"
     value = _lookup(raw, loc)
-    shown = "" if value is _MISSING else f" (got {value!r})"
+    # A whole section (a cross-field check): its message names the fields; the dump would only bury it.
+    shown = "" if value is _MISSING or isinstance(value, dict) else f" (got {value!r})"
+    if isinstance(value, dict) and any(k.startswith(f"{key}.") for k in overridden):
+        where = " (from the command line)"
     msg = err["msg"].removeprefix("Value error, ")
     return f"{key or '<top level>'}: {msg}{shown}{where}"
 

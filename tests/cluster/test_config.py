@@ -55,6 +55,13 @@ def test_all_problems_reported_together_with_keys_values_and_suggestions(tmp_pat
     assert "override 'nonsense': expected key=value" in text
 
 
+def test_a_cross_field_problem_names_the_section_and_its_fields_without_dumping_it():
+    with pytest.raises(ConfigError) as e:
+        load_config(CONFIGS[0], ["rollout.min_actors=4", "rollout.max_actors=2"])
+    [problem] = e.value.problems
+    assert problem == "rollout: min_actors (4) must be <= max_actors (2) (from the command line)"
+
+
 def test_batch_size_must_divide(tmp_path):
     with pytest.raises(ConfigError, match="global_batch_size .* multiple of micro_batch_size x num_workers"):
         load_config(CONFIGS[0], ["train.global_batch_size=6", "train.micro_batch_size=4"])
