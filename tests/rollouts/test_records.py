@@ -3,7 +3,7 @@ import json
 import pytest
 
 from rollouts.errors import RolloutError
-from rollouts.records import JsonlWriter, messages_to_conversations, read_jsonl, write_json_atomic
+from rollouts.records import JsonlWriter, messages_to_conversations, read_jsonl, sample_records, write_json_atomic
 
 
 def test_writer_appends_and_repairs_a_partial_last_line(tmp_path):
@@ -42,3 +42,16 @@ def test_messages_become_agentinstruct_turns():
         {"from": "human", "value": "q", "loss": None},
         {"from": "gpt", "value": "a", "loss": True},
     ]
+
+
+def test_the_trajectory_sample_shows_every_kind_of_ending_of_every_env():
+    recs = [
+        {"id": f"{env}-{status}-{i:03d}", "env": env, "status": status, "success": status == "completed" and i % 2}
+        for env in ("a", "b")
+        for status in ("completed", "timeout")
+        for i in range(50)
+    ]
+    sample = sample_records(reversed(recs), per_group=2)
+    groups = {(r["env"], r["status"], r["success"]) for r in sample}
+    assert len(groups) == 6 and len(sample) == 12  # (a|b) x (completed ok, completed failed, timeout)
+    assert [r["id"] for r in sample[:2]] == ["a-completed-000", "a-completed-002"]  # smallest ids, stable
