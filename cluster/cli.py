@@ -41,10 +41,10 @@ def _user_errors() -> tuple[type[Exception], ...]:
     """Errors that mean "fix your input", printed without a traceback."""
     from envs.errors import EnvsError
     from eval.errors import EvalError
-    from rollouts.errors import PolicyConfigError
+    from rollouts.errors import RolloutError  # a bad policy config, a corrupt trajectory file, an unplaceable actor
     from train.errors import DataFormatError
 
-    return (EnvsError, EvalError, PolicyConfigError, DataFormatError)
+    return (EnvsError, EvalError, RolloutError, DataFormatError)
 
 
 def _parser() -> argparse.ArgumentParser:

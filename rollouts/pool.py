@@ -22,6 +22,7 @@ from __future__ import annotations
 import importlib
 import logging
 import math
+import re
 import time
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable
@@ -457,7 +458,9 @@ class _Driver:
                 self.actors.remove(a)
             self.start_failures += 1
             if self.start_failures >= START_FAILURES_BEFORE_GIVING_UP:
-                raise RolloutError(f"rollout actors fail to start ({self.start_failures} in a row): {e}") from e
+                raise RolloutError(
+                    f"rollout actors fail to start ({self.start_failures} in a row): {_init_error(e)}"
+                ) from e
             return
         self.start_failures = 0
         if not self.summary.startup_s:
@@ -518,6 +521,15 @@ class _Driver:
 
 def _rid(job: Job) -> str:
     return record_id(job["task"]["task_id"], job["sample_index"])
+
+
+def _init_error(err: Exception) -> str:
+    """The exception an actor's ``__init__`` raised (Ray wraps it in a traceback), else Ray's own message."""
+    if getattr(err, "actor_init_failed", False):
+        lines = [line.strip() for line in re.sub(r"\x1b\[[0-9;]*m", "", str(err)).splitlines() if line.strip()]
+        if lines:
+            return lines[-1]  # "module.ErrorType: message", the last line of the creation task's traceback
+    return str(err)
 
 
 def _node_alive(node_id: str) -> bool:

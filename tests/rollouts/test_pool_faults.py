@@ -125,3 +125,22 @@ def test_rerunning_completes_an_interrupted_rollout(ray_2_cpus, tmp_path):
     exactly_once(jobs, out)
     assert (s.skipped_existing, s.finished) == (9, 15)
     assert ray.is_initialized()
+
+
+def test_an_actor_the_cluster_can_never_place_is_a_clear_error(ray_2_cpus, tmp_path):
+    from rollouts.errors import RolloutError
+
+    with pytest.raises(RolloutError, match="needs 4 CPUs but the Ray cluster has 2"):
+        run(make_jobs(fault_envs.tasks(["ok"])), tmp_path / "t.jsonl", actor_options={"num_cpus": 4})
+
+
+def test_a_policy_config_error_stops_the_rollout_with_its_cause(ray_2_cpus, tmp_path):
+    from rollouts.errors import RolloutError
+
+    with pytest.raises(RolloutError) as e:
+        run(make_jobs(fault_envs.tasks(["ok"] * 3)), tmp_path / "t.jsonl", policy_spec={"kind": "openai"})
+    assert str(e.value) == (
+        "rollout actors fail to start (3 in a row): rollouts.errors.PolicyConfigError: "
+        "rollout.policy.model: the openai policy needs the served model's name"
+    )
+    assert not list(read_jsonl(tmp_path / "t.jsonl"))  # nothing half-written
