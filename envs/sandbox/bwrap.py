@@ -48,7 +48,7 @@ from pathlib import Path
 from envs.sandbox.cgroup import Cgroup
 from envs.sandbox.config import CommandResult, SandboxConfig
 from envs.sandbox.errors import SandboxError
-from envs.sandbox.shell import LOOP, PtyShell
+from envs.sandbox.shell import LOOP, PtyShell, ShellBox
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ UID_RANGE = (2_000_000_000, 2_100_000_000)  # far above the ranges that distribu
 CHECKOUT = Path(__file__).resolve().parents[2]
 
 
-class Sandbox:
+class Sandbox(ShellBox):
     """One bubblewrap sandbox with one interactive bash; see the module docstring for what it isolates."""
 
     kind = "bwrap"
@@ -74,16 +74,6 @@ class Sandbox:
         self.start_s = 0.0
         self._shell: PtyShell | None = None
         self._cgroup: Cgroup | None = None
-
-    def __enter__(self) -> Sandbox:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @property
-    def running(self) -> bool:
-        return self._shell is not None
 
     def start(self) -> Sandbox:
         from envs.sandbox.probe import probe
@@ -106,11 +96,8 @@ class Sandbox:
     ) -> CommandResult:
         """Run ``script`` as a fresh process in /root with a clean environment, as ``docker exec`` would
         (``bash -c SCRIPT -- ARGS`` or ``python3 -c SCRIPT ARGS``, AgentBench's ``execute_independent``)."""
-        interpreter = {"bash": ["bash", "-c", script, "--"], "python": ["python3", "-c", script]}.get(language)
-        if interpreter is None:
-            raise SandboxError(f"unsupported script language {language!r}; use 'bash' or 'python'")
         env = ["/usr/bin/env", "-i", f"PATH={PATH}", "HOME=/root", "LANG=C.UTF-8", "TERM=dumb"]
-        line = shlex.join([*env, *interpreter, *args])
+        line = shlex.join([*env, *self.script_argv(script, args, language)])
         return self.run(f"(builtin cd /root && exec {line})", timeout_s)
 
     def close(self) -> None:

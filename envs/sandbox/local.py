@@ -19,7 +19,7 @@ from dataclasses import replace
 
 from envs.sandbox.config import CommandResult, SandboxConfig
 from envs.sandbox.errors import SandboxError
-from envs.sandbox.shell import LOOP, PtyShell
+from envs.sandbox.shell import LOOP, PtyShell, ShellBox
 
 log = logging.getLogger(__name__)
 WARNING = (
@@ -28,7 +28,7 @@ WARNING = (
 )
 
 
-class NoSandbox:
+class NoSandbox(ShellBox):
     kind = "none"
     cgroup = "none"
 
@@ -41,16 +41,6 @@ class NoSandbox:
         self.start_s = 0.0
         self.workdir: str | None = None
         self._shell: PtyShell | None = None
-
-    def __enter__(self) -> NoSandbox:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @property
-    def running(self) -> bool:
-        return self._shell is not None
 
     def start(self) -> NoSandbox:
         if self._shell is not None:
@@ -78,10 +68,7 @@ class NoSandbox:
     def run_script(
         self, script: str, args: tuple[str, ...] = (), *, language: str = "bash", timeout_s: float | None = None
     ) -> CommandResult:
-        interpreter = {"bash": ["bash", "-c", script, "--"], "python": ["python3", "-c", script]}.get(language)
-        if interpreter is None:
-            raise SandboxError(f"unsupported script language {language!r}; use 'bash' or 'python'")
-        return self.run(f"(builtin cd ~ && exec {shlex.join([*interpreter, *args])})", timeout_s)
+        return self.run(f"(builtin cd ~ && exec {shlex.join(self.script_argv(script, args, language))})", timeout_s)
 
     def close(self) -> None:
         shell, self._shell = self._shell, None

@@ -41,6 +41,37 @@ LOOP = (
 )
 
 
+class ShellBox:
+    """What every sandbox kind shares: a context manager around ``start``/``close``, and AgentBench's
+    script interpreters. Subclasses set ``self._shell`` while running."""
+
+    _shell: PtyShell | None
+
+    def start(self) -> ShellBox:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):  # noqa: ANN204 - returns the subclass
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def running(self) -> bool:
+        return self._shell is not None
+
+    @staticmethod
+    def script_argv(script: str, args: tuple[str, ...], language: str) -> list[str]:
+        """``bash -c SCRIPT -- ARGS`` or ``python3 -c SCRIPT ARGS`` (AgentBench's ``execute_independent``)."""
+        interpreter = {"bash": ["bash", "-c", script, "--"], "python": ["python3", "-c", script]}.get(language)
+        if interpreter is None:
+            raise SandboxError(f"unsupported script language {language!r}; use 'bash' or 'python'")
+        return [*interpreter, *args]
+
+
 class PtyShell:
     """The shell end of a sandbox: start it with ``spawn`` (argv that ends by running ``LOOP``), then ``run``."""
 
