@@ -17,7 +17,14 @@ from pathlib import Path
 import ray
 
 import envs
+from rollouts.config import PolicyConfig, PoolConfig
 from rollouts.pool import make_jobs, run_rollouts
+
+ORACLE = PolicyConfig(kind="oracle")
+
+
+def fixed(actors: int) -> PoolConfig:
+    return PoolConfig(min_actors=actors, max_actors=actors)
 
 
 def main() -> None:
@@ -29,13 +36,13 @@ def main() -> None:
     rates = {}
     with tempfile.TemporaryDirectory() as d:
         run_rollouts(
-            jobs[:20], policy_spec={"kind": "oracle"}, num_actors=2, out_path=Path(d) / "warm.jsonl", progress=False
+            jobs[:20], policy=ORACLE, pool=fixed(2), out_path=Path(d) / "warm.jsonl", progress=False
         )  # warm-up: worker processes and imports
         for actors in (1, 2):
             s = run_rollouts(
                 jobs,
-                policy_spec={"kind": "oracle"},
-                num_actors=actors,
+                policy=ORACLE,
+                pool=fixed(actors),
                 out_path=Path(d) / f"a{actors}.jsonl",
                 progress=False,
             )

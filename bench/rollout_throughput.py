@@ -32,6 +32,7 @@ import ray
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.openai_server, run from anywhere
 
 import envs  # noqa: E402
+from rollouts.config import PolicyConfig, PoolConfig  # noqa: E402
 from rollouts.pool import make_jobs, run_rollouts  # noqa: E402
 from rollouts.records import read_jsonl  # noqa: E402
 
@@ -78,11 +79,14 @@ def measure(env_id: str, short: str, concurrency: int, args: argparse.Namespace,
         out = workdir / f"{short}-{concurrency}.jsonl"
         s = run_rollouts(
             make_jobs(tasks),
-            policy_spec=policy,
+            policy=PolicyConfig(**policy),
+            pool=PoolConfig(
+                min_actors=args.actors,
+                max_actors=args.actors,
+                concurrency=max(1, concurrency // args.actors),
+                episode_timeout_s=600,
+            ),
             out_path=out,
-            num_actors=args.actors,
-            concurrency=max(1, concurrency // args.actors),
-            episode_timeout_s=600,
             progress=False,
         )
     finally:

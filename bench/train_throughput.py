@@ -47,6 +47,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from train.config import TrainConfig
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
 METRICS = (
@@ -74,8 +76,6 @@ def main() -> None:
     if not (SHARED / "general").is_dir() or missing:
         sys.exit(f"shared data not found ({', '.join(missing) or SHARED / 'general'}): the bench reads ../shared/data")
     os.environ["DS_ACCELERATOR"] = "cpu"  # before anything imports deepspeed
-    from cluster.config import TrainConfig
-
     cfg = TrainConfig(
         steps=args.steps,
         global_batch_size=8,
@@ -85,7 +85,7 @@ def main() -> None:
         num_workers=2,
         cpus_per_worker=1,
         max_failures=0,
-    ).model_dump()
+    )
     order = [("launcher", "packed"), ("ray", "packed"), ("launcher", "padded")]
     runs: dict[tuple[str, str], list[dict[str, float]]] = {key: [] for key in order}
     load = [os.getloadavg()[0]]
@@ -205,12 +205,12 @@ def build_data(d: Path, model: Path, seq_len: int, n: int) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- the two paths
 
 
-def launcher_run(d: Path, cfg: dict[str, Any], model: Path, data: Path, pad_to: int | None) -> list[dict[str, Any]]:
+def launcher_run(d: Path, cfg: TrainConfig, model: Path, data: Path, pad_to: int | None) -> list[dict[str, Any]]:
     """Train under ``deepspeed --num_gpus 2`` (CPU accelerator, one thread per process, as Ray gives each
     1-CPU worker) and return rank 0's per-step records."""
     run = d / f"launcher-{len(list(d.glob('launcher-*')))}"
     run.mkdir()
-    (run / "train.json").write_text(json.dumps(cfg))
+    (run / "train.json").write_text(cfg.model_dump_json())
     cmd = [str(Path(sys.executable).with_name("deepspeed")), "--num_gpus", "2", "--no_local_rank"]
     cmd += ["--master_port", str(_free_port()), "--module", "train.launcher"]
     cmd += ["--train-config", str(run / "train.json"), "--model", str(model), "--data", str(data)]
@@ -223,7 +223,7 @@ def launcher_run(d: Path, cfg: dict[str, Any], model: Path, data: Path, pad_to: 
     return [json.loads(line) for line in (run / "steps.jsonl").read_text().splitlines()]
 
 
-def ray_run(d: Path, cfg: dict[str, Any], model: Path, data_dir: Path) -> list[dict[str, Any]]:
+def ray_run(d: Path, cfg: TrainConfig, model: Path, data_dir: Path) -> list[dict[str, Any]]:
     """Train with ``train.loop.fit`` and read rank 0's per-step metrics back from MLflow."""
     import ray
     from mlflow.tracking import MlflowClient

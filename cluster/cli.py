@@ -102,7 +102,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_stage(args: argparse.Namespace) -> int:
-    from cluster import pipeline, stages
+    from cluster import pipeline
 
     cfg = load_config(args.config, args.overrides)
     progress = not args.no_progress
@@ -110,21 +110,7 @@ def cmd_stage(args: argparse.Namespace) -> int:
         results = pipeline.run_pipeline(cfg, progress=progress)
         _print_summary(cfg, results)
         return 0
-    pipeline.init_ray(cfg)
-    with pipeline.open_parent_run(cfg, args.command) as run_id:
-        pipeline.log_config(cfg)
-        base = stages.base_model_path(cfg)
-        if args.command == "rollout":
-            out: Any = stages.rollout(cfg, progress=progress)
-        elif args.command == "filter":
-            out = stages.filter_stage(cfg, base)
-        elif args.command == "mix":
-            out = stages.mix_stage(cfg, base)
-        elif args.command == "train":
-            out = stages.train_stage(cfg, base, run_id=run_id)
-        else:
-            model = args.model or str(stages.require(stages.paths(cfg)["model"], "train", cfg))
-            out = stages.eval_stage(cfg, model, "tuned" if not args.model else "model", progress=progress)
+    out = pipeline.run_single_stage(cfg, args.command, progress=progress, model=getattr(args, "model", None))
     print(json.dumps(out, indent=1, default=str))
     return 0
 
@@ -152,7 +138,7 @@ def cmd_envs_list(args: argparse.Namespace) -> int:
 
 
 def cmd_envs_check(args: argparse.Namespace) -> int:
-    from envs.check import check_env_quality
+    from rollouts.envcheck import check_env_quality
 
     report = check_env_quality(args.env, num_tasks=args.tasks, tasks_file=args.tasks_file)
     if not args.json:

@@ -53,42 +53,31 @@ def log_config(cfg: PipelineConfig) -> None:
 
 
 def run_pipeline(cfg: PipelineConfig, *, progress: bool = True) -> dict[str, Any]:
+    """Run ``cfg.stages`` in order, each in a nested MLflow run under one parent run."""
     init_ray(cfg)
     results: dict[str, Any] = {"run_dir": str(cfg.run_dir)}
     timings: dict[str, float] = {}
     with open_parent_run(cfg, "pipeline") as parent_id:
         log_config(cfg)
         results["mlflow_run_id"] = parent_id
-        base = stages.base_model_path(cfg)
-        model_dir = str(stages.paths(cfg)["model"])
+        ctx = stages.StageContext(cfg, progress=progress)
         for stage in cfg.stages:
             t0 = time.perf_counter()
             with mlf.stage_run(stage) as run_id:
-                if stage == "rollout":
-                    results["rollout"] = stages.rollout(cfg, progress=progress)
-                elif stage == "filter":
-                    results["filter"] = stages.filter_stage(cfg, base)
-                elif stage == "mix":
-                    results["mix"] = stages.mix_stage(cfg, base)
-                elif stage == "train":
-                    results["train"] = stages.train_stage(cfg, base, run_id=run_id)
-                    model_dir = results["train"]["model_dir"]
-                elif stage == "eval":
-                    results["eval"] = _eval_both(cfg, base, model_dir, progress)
+                ctx.run_id = run_id
+                results[stage] = stages.run_stage(stage, ctx)
             timings[stage] = time.perf_counter() - t0
         mlf.log_metrics({f"pipeline/{k}_s": v for k, v in timings.items()} | _headline(results))
     results["timings_s"] = timings
     return results
 
 
-def _eval_both(cfg: PipelineConfig, base: str, tuned: str, progress: bool) -> dict[str, dict[str, float]]:
-    """Evaluate the tuned model, and the base model for comparison, each in its own nested run."""
-    out = {}
-    models = {"tuned": tuned} | ({"base": base} if cfg.eval.compare_base else {})
-    for label, path in models.items():
-        with mlf.stage_run(f"eval-{label}", tags={"agenttune.model": label}):
-            out[label] = stages.eval_stage(cfg, path, label, progress=progress)
-    return out
+def run_single_stage(cfg: PipelineConfig, stage: str, *, progress: bool = True, model: str | None = None) -> Any:
+    """One stage on its own (``agenttune rollout ...``), in a parent run of its own."""
+    init_ray(cfg)
+    with open_parent_run(cfg, stage) as run_id:
+        log_config(cfg)
+        return stages.run_stage(stage, stages.StageContext(cfg, progress=progress, run_id=run_id, model=model))
 
 
 def _headline(results: dict[str, Any]) -> dict[str, float]:

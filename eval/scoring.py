@@ -13,10 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-
-def metric_env(env_id: str) -> str:
-    """``agenttune/DB-v0`` -> ``agenttune_DB-v0`` (MLflow metric names allow '/', but as a separator only)."""
-    return env_id.replace("/", "_")
+from rollouts.records import env_metric_key
 
 
 def score_records(records: Iterable[dict[str, Any]], roles: Mapping[str, str]) -> dict[str, float]:
@@ -28,7 +25,7 @@ def score_records(records: Iterable[dict[str, Any]], roles: Mapping[str, str]) -
     by_role: dict[str, list[float]] = defaultdict(list)
     for env, recs in sorted(per_env.items()):
         rate = sum(bool(r["success"]) for r in recs) / len(recs)
-        name = metric_env(env)
+        name = env_metric_key(env)
         out[f"eval/{name}/success_rate"] = rate
         out[f"eval/{name}/reward"] = sum(float(r["reward"]) for r in recs) / len(recs)
         out[f"eval/{name}/episodes"] = float(len(recs))

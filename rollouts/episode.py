@@ -21,7 +21,7 @@ from envs.base import Task
 from envs.errors import EnvError
 from rollouts.errors import PolicyError
 from rollouts.policies.base import Message, Policy
-from rollouts.records import SCHEMA_VERSION, messages_to_conversations, record_id
+from rollouts.records import episode_record, messages_to_conversations
 
 
 class ContextLimitError(PolicyError):
@@ -129,21 +129,16 @@ async def arun_episode(
         status, error = "env_error", str(e)
     except Exception as e:  # noqa: BLE001 - an env bug ends only this episode, recorded with its cause
         status, error = "env_error", f"{type(e).__name__}: {e}"
-    return {
-        "id": record_id(task.task_id, sample_index),
-        "conversations": messages_to_conversations(messages),
-        "env": task.env_id,
-        "task_id": task.task_id,
-        "split": task.split,
-        "seed": task.seed,
-        "sample_index": sample_index,
-        "reward": reward,
-        "success": success,
-        "status": status,
-        "turns": turns,
-        "invalid_actions": invalid,
-        "error": error,
-        "duration_s": round(time.monotonic() - started, 4),
-        "policy": policy.describe(),
-        "schema_version": SCHEMA_VERSION,
-    }
+    return episode_record(
+        task.to_dict(),
+        sample_index,
+        policy=policy.describe(),
+        status=status,
+        conversations=messages_to_conversations(messages),
+        reward=reward,
+        success=success,
+        turns=turns,
+        invalid_actions=invalid,
+        error=error,
+        duration_s=round(time.monotonic() - started, 4),
+    )

@@ -1,6 +1,6 @@
 """Keep the good trajectories: named rules, each drop counted by the rule that made it.
 
-    kept, report = filter_records(records, FilterRules(min_reward=1.0), count_tokens=n_tokens)
+    kept, report = filter_records(records, FilterConfig(min_reward=1.0), max_tokens=4096, count_tokens=n_tokens)
 
 Rules run in a fixed order and a record is charged to the first rule it fails, so
 the drop counts add up exactly to ``len(records) - len(kept)``.
@@ -15,17 +15,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from rollouts.config import FilterConfig
+
 RULES = ("reward_threshold", "completed_status", "well_formed", "token_budget", "dedupe")
-
-
-@dataclass(frozen=True)
-class FilterRules:
-    min_reward: float = 1.0
-    min_reward_per_env: dict[str, float] = field(default_factory=dict)
-    require_completed: bool = True
-    require_well_formed: bool = True
-    max_tokens: int | None = None
-    dedupe: bool = True
 
 
 @dataclass
@@ -46,16 +38,21 @@ class FilterReport:
 
 def filter_records(
     records: Iterable[dict[str, Any]],
-    rules: FilterRules,
+    rules: FilterConfig,
     *,
+    max_tokens: int | None = None,
     count_tokens: Callable[[dict[str, Any]], int] | None = None,
 ) -> tuple[list[dict[str, Any]], FilterReport]:
+    """Apply ``rules``; ``max_tokens`` (default ``rules.max_tokens``) is the token budget that ``count_tokens``
+    checks, and the ``token_budget`` rule is off without either."""
     report = FilterReport()
     seen: set[str] = set()
     kept = []
+    budget = max_tokens if max_tokens is not None else rules.max_tokens
+    count = count_tokens if budget is not None else None
     for rec in records:
         report.total += 1
-        rule = _first_failed_rule(rec, rules, count_tokens, seen)
+        rule = _first_failed_rule(rec, rules, budget, count, seen)
         if rule:
             report.dropped[rule] += 1
             continue
@@ -67,7 +64,8 @@ def filter_records(
 
 def _first_failed_rule(
     rec: dict[str, Any],
-    rules: FilterRules,
+    rules: FilterConfig,
+    max_tokens: int | None,
     count_tokens: Callable[[dict[str, Any]], int] | None,
     seen: set[str],
 ) -> str | None:
@@ -78,7 +76,7 @@ def _first_failed_rule(
         return "completed_status"
     if rules.require_well_formed and (rec.get("invalid_actions", 0) > 0 or not _alternates(rec["conversations"])):
         return "well_formed"
-    if rules.max_tokens is not None and count_tokens is not None and count_tokens(rec) > rules.max_tokens:
+    if count_tokens is not None and count_tokens(rec) > max_tokens:
         return "token_budget"
     if rules.dedupe:
         key = conversation_digest(rec["conversations"])

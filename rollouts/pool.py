@@ -1,7 +1,7 @@
 """Run many episodes on an elastic pool of asyncio Ray actors.
 
-    summary = run_rollouts(jobs, policy_spec={"kind": "oracle"}, out_path="runs/x/trajectories.jsonl",
-                           min_actors=1, max_actors=8, concurrency=64)
+    summary = run_rollouts(jobs, policy=PolicyConfig(kind="oracle"), out_path="runs/x/trajectories.jsonl",
+                           pool=PoolConfig(min_actors=1, max_actors=8, concurrency=64))
 
 Each actor runs up to ``concurrency`` episodes at once on its event loop: policy calls
 are awaited (the async OpenAI client for HTTP policies), env steps run on one thread per
@@ -34,8 +34,9 @@ import ray
 from tqdm.auto import tqdm
 
 from envs.base import Task
+from rollouts.config import PolicyConfig, PoolConfig
 from rollouts.errors import RolloutError
-from rollouts.records import SCHEMA_VERSION, JsonlWriter, read_jsonl, record_id
+from rollouts.records import JsonlWriter, episode_record, read_jsonl, record_id
 
 log = logging.getLogger(__name__)
 
@@ -69,17 +70,17 @@ class RolloutActor:
 
     def __init__(
         self,
-        policy_spec: dict[str, Any],
-        episode_timeout_s: float = 300.0,
-        env_kwargs: dict[str, dict[str, Any]] | None = None,
-        recycle_envs_after: int = 256,
+        policy: PolicyConfig,
+        episode_timeout_s: float,
+        env_kwargs: dict[str, dict[str, Any]] | None,
+        recycle_envs_after: int,
         env_modules: tuple[str, ...] = (),
     ):
         from rollouts.envpool import EnvPool
         from rollouts.policies import make_policy
 
         import_env_modules(env_modules)
-        self.policy = make_policy(policy_spec)
+        self.policy = make_policy(policy)
         self.timeout_s = episode_timeout_s
         self.envs = EnvPool(env_kwargs, recycle_after=recycle_envs_after)
 
@@ -94,7 +95,8 @@ class RolloutActor:
         try:
             slot = await self.envs.acquire(task.env_id)
         except Exception as e:  # noqa: BLE001 - a bad env config fails its episodes, not the actor
-            return error_record(job, "env_error", f"cannot create {task.env_id}: {type(e).__name__}: {e}", self.policy)
+            why = f"cannot create {task.env_id}: {type(e).__name__}: {e}"
+            return error_record(job, "env_error", why, self.policy.describe())
         reusable = False
         try:
             rec = await arun_episode(
@@ -116,28 +118,9 @@ class RolloutActor:
         return self.envs.stats()
 
 
-def error_record(job: Job, status: str, error: str, policy: Any) -> dict[str, Any]:
+def error_record(job: Job, status: str, error: str, policy: dict[str, Any]) -> dict[str, Any]:
     """The record of an episode that could not be played (so it is counted, never lost)."""
-    t = job["task"]
-    describe = policy.describe() if hasattr(policy, "describe") else {"kind": policy.get("kind"), "model": None}
-    return {
-        "id": record_id(t["task_id"], job["sample_index"]),
-        "conversations": [],
-        "env": t["env_id"],
-        "task_id": t["task_id"],
-        "split": t["split"],
-        "seed": t.get("seed"),
-        "sample_index": job["sample_index"],
-        "reward": 0.0,
-        "success": False,
-        "status": status,
-        "turns": 0,
-        "invalid_actions": 0,
-        "error": error,
-        "duration_s": 0.0,
-        "policy": describe,
-        "schema_version": SCHEMA_VERSION,
-    }
+    return episode_record(job["task"], job["sample_index"], policy=policy, status=status, error=error)
 
 
 @dataclass
@@ -207,48 +190,27 @@ class RolloutSummary:
 def run_rollouts(
     jobs: list[Job],
     *,
-    policy_spec: dict[str, Any],
+    policy: PolicyConfig,
+    pool: PoolConfig,
     out_path: str | Path,
-    num_actors: int | None = None,
-    min_actors: int = 1,
-    max_actors: int = 2,
-    concurrency: int = 16,
-    episode_timeout_s: float = 300.0,
-    recycle_envs_after: int = 256,
-    max_attempts: int = 3,
-    actor_options: dict[str, Any] | None = None,
     env_kwargs: dict[str, dict[str, Any]] | None = None,
     env_modules: Iterable[str] = (),
     scale_interval_s: float = 1.0,
     progress: bool = True,
     on_record: Callable[[dict[str, Any]], None] | None = None,
 ) -> RolloutSummary:
-    """Run ``jobs``, appending each record to ``out_path`` (JSONL); see the module docstring.
-
-    ``num_actors`` is a shorthand for a fixed pool (``min_actors = max_actors = num_actors``).
-    ``actor_options`` are Ray actor options (default one CPU per actor).
-    """
-    if num_actors is not None:
-        min_actors = max_actors = num_actors
-    if not 0 <= min_actors <= max_actors or max_actors < 1:
-        raise RolloutError(f"need 0 <= min_actors <= max_actors and max_actors >= 1, got {min_actors}, {max_actors}")
-    if concurrency < 1 or max_attempts < 1:
-        raise RolloutError(f"concurrency and max_attempts must be >= 1, got {concurrency}, {max_attempts}")
+    """Run ``jobs`` with ``policy`` on an actor pool sized by ``pool``, appending each record to ``out_path``
+    (JSONL); see the module docstring. ``env_kwargs`` are constructor kwargs per env id."""
     from rollouts.policies import worker_env_vars
 
-    actor_options = {"num_cpus": 1, **(actor_options or {})}
-    if secrets := worker_env_vars(policy_spec):  # e.g. the API key, for actors on other nodes
-        runtime_env = dict(actor_options.get("runtime_env") or {})
-        runtime_env["env_vars"] = {**runtime_env.get("env_vars", {}), **secrets}
-        actor_options["runtime_env"] = runtime_env
+    actor_options: dict[str, Any] = {"num_cpus": pool.actor_cpus}
+    if secrets := worker_env_vars(policy):  # e.g. the API key, for actors on other nodes
+        actor_options["runtime_env"] = {"env_vars": secrets}
     driver = _Driver(
-        policy_spec=policy_spec,
-        min_actors=min_actors,
-        max_actors=max_actors,
-        concurrency=concurrency,
-        max_attempts=max_attempts,
+        policy=policy,
+        pool=pool,
         actor_options=actor_options,
-        actor_args=(policy_spec, episode_timeout_s, env_kwargs, recycle_envs_after, tuple(env_modules)),
+        actor_args=(policy, pool.episode_timeout_s, env_kwargs, pool.recycle_envs_after, tuple(env_modules)),
         scale_interval_s=scale_interval_s,
         on_record=on_record,
     )
@@ -269,23 +231,21 @@ class _Driver:
     def __init__(
         self,
         *,
-        policy_spec: dict[str, Any],
-        min_actors: int,
-        max_actors: int,
-        concurrency: int,
-        max_attempts: int,
+        policy: PolicyConfig,
+        pool: PoolConfig,
         actor_options: dict[str, Any],
         actor_args: tuple[Any, ...],
         scale_interval_s: float,
         on_record: Callable[[dict[str, Any]], None] | None,
     ):
-        self.policy_spec = policy_spec
-        self.min_actors, self.max_actors = min_actors, max_actors
-        self.concurrency = concurrency
-        self.max_attempts = max_attempts
-        self.actor_cpus = float(actor_options.get("num_cpus", 1))
+        # What a record says of a policy whose actor never came up: its kind and model, never a secret.
+        self.policy_info = {"kind": policy.kind, "model": policy.model}
+        self.min_actors, self.max_actors = pool.min_actors, pool.max_actors
+        self.concurrency = pool.concurrency
+        self.max_attempts = pool.max_attempts
+        self.actor_cpus = pool.actor_cpus
         # Async actor: its methods share one event loop; the extra slots are for ready()/env_stats().
-        self.actor_cls = ray.remote(**{**actor_options, "max_concurrency": concurrency + 4})(RolloutActor)
+        self.actor_cls = ray.remote(**{**actor_options, "max_concurrency": self.concurrency + 4})(RolloutActor)
         self.actor_args = actor_args
         self.scale_interval_s = scale_interval_s
         self.on_record = on_record
@@ -375,7 +335,7 @@ class _Driver:
             self._on_actor_death(a, e, job)
             return
         except ray.exceptions.RayTaskError as e:  # a bug outside arun_episode's guard: counted, not lost
-            rec = error_record(job, "env_error", f"rollout actor raised: {e.cause!r}", self.policy_spec)
+            rec = error_record(job, "env_error", f"rollout actor raised: {e.cause!r}", self.policy_info)
         except ray.exceptions.RayError as e:  # the result itself was lost (object store, owner): play it again
             self._on_actor_death(a, e, job)
             return
@@ -446,7 +406,7 @@ class _Driver:
             s.requeued += 1
 
     def _give_up(self, job: Job, why: str) -> None:
-        self._write(error_record(job, "env_error", f"episode not finished: {why}", self.policy_spec), None)
+        self._write(error_record(job, "env_error", f"episode not finished: {why}", self.policy_info), None)
 
     # ------------------------------------------------------------------ pool size
 

@@ -35,6 +35,50 @@ def record_id(task_id: str, sample_index: int) -> str:
     return f"{task_id}-s{sample_index}"
 
 
+def env_metric_key(env_id: str) -> str:
+    """``agenttune/DB-v0`` -> ``agenttune_DB-v0``: an env id inside an MLflow metric name, where '/' separates."""
+    return env_id.replace("/", "_")
+
+
+def episode_record(
+    task: dict[str, Any],
+    sample_index: int,
+    *,
+    policy: dict[str, Any],
+    status: str,
+    conversations: list[dict[str, Any]] | None = None,
+    reward: float = 0.0,
+    success: bool = False,
+    turns: int = 0,
+    invalid_actions: int = 0,
+    error: str | None = None,
+    duration_s: float = 0.0,
+) -> dict[str, Any]:
+    """The record of one episode (see ARCHITECTURE.md, "Records"); ``task`` is a ``Task.to_dict()``.
+
+    With the defaults it is the record of an episode that could not be played (an actor that kept dying,
+    an env that could not be built): counted with its status and error, never lost.
+    """
+    return {
+        "id": record_id(task["task_id"], sample_index),
+        "conversations": conversations or [],
+        "env": task["env_id"],
+        "task_id": task["task_id"],
+        "split": task["split"],
+        "seed": task.get("seed"),
+        "sample_index": sample_index,
+        "reward": reward,
+        "success": success,
+        "status": status,
+        "turns": turns,
+        "invalid_actions": invalid_actions,
+        "error": error,
+        "duration_s": duration_s,
+        "policy": policy,
+        "schema_version": SCHEMA_VERSION,
+    }
+
+
 def messages_to_conversations(messages: list[dict[str, str]]) -> list[dict[str, Any]]:
     """OpenAI-style messages -> AgentInstruct turns: ``gpt`` turns are trained on, the rest are not."""
     out = []

@@ -19,6 +19,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from envs.config import EnvSelection, select_tasks
+
 N = 13
 BOILERPLATE_SHARE = 0.2  # an n-gram in more than this share of an env's eval prompts is instruction text
 _WORD = re.compile(r"\w+")
@@ -44,6 +46,23 @@ class DecontamIndex:
             limit = max(1.0, BOILERPLATE_SHARE * len(prompts))
             grams |= {g for g, c in seen.items() if c <= limit}
         return cls(set(task_ids), grams, n)
+
+    @classmethod
+    def from_envs(cls, selections: list[EnvSelection], kwargs: Mapping[str, dict[str, Any]]) -> DecontamIndex:
+        """The index of every task ``selections`` name (the eval tasks): their ids and first prompts.
+
+        ``kwargs`` are the envs' constructor kwargs by id (``envs.config.env_kwargs``).
+        """
+        import envs
+
+        ids: list[str] = []
+        prompts: dict[str, list[str]] = {}
+        for sel in selections:
+            tasks = select_tasks(sel)
+            ids += [t.task_id for t in tasks]
+            with envs.make_env(sel.id, **kwargs[envs.get_spec(sel.id).id]) as env:
+                prompts.setdefault(sel.id, []).extend(env.reset(options={"task": t})[0] for t in tasks)
+        return cls.build(ids, prompts)
 
     def reason(self, record: Mapping[str, Any], *, check_ngrams: bool = True) -> str | None:
         """Why ``record`` must not be trained on, or None."""

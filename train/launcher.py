@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from train.config import TrainConfig
 from train.errors import TrainError
 from train.loop import build_engine, collate_arrow, train_step
 from train.mfu import peak_tflops
@@ -27,7 +28,7 @@ from train.mfu import peak_tflops
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--train-config", required=True, help="a JSON file holding a TrainConfig as a dict")
+    ap.add_argument("--train-config", required=True, help="a JSON file holding a TrainConfig")
     ap.add_argument("--model", required=True, help="a Hugging Face checkpoint directory")
     ap.add_argument("--data", required=True, help="a directory of Parquet rows (a mix's packed/ or samples/)")
     ap.add_argument("--out", required=True, help="rank 0 appends one JSON line of metrics per step here")
@@ -35,13 +36,13 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--local_rank", type=int, help=argparse.SUPPRESS)  # passed unless --no_local_rank; unused
     args = ap.parse_args()
-    cfg = json.loads(Path(args.train_config).read_text())
+    cfg = TrainConfig.model_validate_json(Path(args.train_config).read_text())
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
     engine, scheduler, tokenizer, ds_cfg = build_engine(cfg, args.model, seed=args.seed, rank=rank)
     table = shard(read_rows(args.data), rank, world)
-    batches = micro_batches(table, cfg["micro_batch_size"], tokenizer.pad_token_id, width=args.pad_to)
-    peak = peak_tflops(cfg.get("peak_tflops_per_worker"), cfg["use_gpu"])
-    for step in range(cfg["steps"]):
+    batches = micro_batches(table, cfg.micro_batch_size, tokenizer.pad_token_id, width=args.pad_to)
+    peak = peak_tflops(cfg.peak_tflops_per_worker, cfg.use_gpu)
+    for step in range(cfg.steps):
         metrics = train_step(engine, scheduler, batches, accum=ds_cfg["gradient_accumulation_steps"], peak_tflops=peak)
         if rank == 0:
             with open(args.out, "a") as f:

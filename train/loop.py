@@ -23,7 +23,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ import ray.train
 from ray.train import Checkpoint, CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchConfig, TorchTrainer
 
+from train.config import TrainConfig
 from train.errors import TrainError
 from train.mfu import mfu, model_flops, peak_tflops
 from train.packing import IGNORE, SOURCES
@@ -40,21 +41,21 @@ DS_TAG = "ds"  # DeepSpeed checkpoint tag inside each Ray Train checkpoint
 MATERIALIZE_BELOW_BYTES = 512 * 2**20
 
 
-def deepspeed_config(cfg: dict[str, Any]) -> dict[str, Any]:
-    """The DeepSpeed config for a ``TrainConfig`` (as a dict)."""
-    zero: dict[str, Any] = {"stage": cfg["zero_stage"]}
-    if cfg["zero_stage"] == 3:
-        zero |= {"stage3_gather_16bit_weights_on_model_save": True, "overlap_comm": cfg["use_gpu"]}
-    if cfg["offload_optimizer"]:
-        zero["offload_optimizer"] = {"device": "cpu", "pin_memory": cfg["use_gpu"]}
+def deepspeed_config(cfg: TrainConfig) -> dict[str, Any]:
+    """The DeepSpeed config for a ``TrainConfig``."""
+    zero: dict[str, Any] = {"stage": cfg.zero_stage}
+    if cfg.zero_stage == 3:
+        zero |= {"stage3_gather_16bit_weights_on_model_save": True, "overlap_comm": cfg.use_gpu}
+    if cfg.offload_optimizer:
+        zero["offload_optimizer"] = {"device": "cpu", "pin_memory": cfg.use_gpu}
     return {
-        "train_batch_size": cfg["global_batch_size"],
-        "train_micro_batch_size_per_gpu": cfg["micro_batch_size"],
-        "gradient_accumulation_steps": cfg["global_batch_size"] // (cfg["micro_batch_size"] * cfg["num_workers"]),
-        "gradient_clipping": cfg["grad_clip"],
+        "train_batch_size": cfg.global_batch_size,
+        "train_micro_batch_size_per_gpu": cfg.micro_batch_size,
+        "gradient_accumulation_steps": cfg.grad_accum_steps,
+        "gradient_clipping": cfg.grad_clip,
         "zero_optimization": zero,
-        "bf16": {"enabled": cfg["precision"] == "bf16"},
-        "fp16": {"enabled": cfg["precision"] == "fp16"},
+        "bf16": {"enabled": cfg.precision == "bf16"},
+        "fp16": {"enabled": cfg.precision == "fp16"},
         "zero_allow_untested_optimizer": True,  # torch AdamW as the client optimizer
         "steps_per_print": 10**9,
         "wall_clock_breakdown": False,
@@ -64,31 +65,31 @@ def deepspeed_config(cfg: dict[str, Any]) -> dict[str, Any]:
 def train_loop_per_worker(config: dict[str, Any]) -> None:
     from train.mlflow_utils import RunLogger
 
-    cfg = config["train"]
+    cfg: TrainConfig = config["train"]
     ctx = ray.train.get_context()
     rank, world = ctx.get_world_rank(), ctx.get_world_size()
     engine, scheduler, tokenizer, ds_cfg = build_engine(cfg, config["model_path"], seed=config["seed"], rank=rank)
     start_step = _maybe_resume(engine, config.get("resume_from"))
     logger = RunLogger(config.get("tracking_uri"), config.get("mlflow_run_id"), enabled=rank == 0)
     if start_step == 0:  # a restarted worker group must not log the same params again
-        logger.log_params(_flat({"train": cfg, "deepspeed": ds_cfg, "world_size": world}))
+        logger.log_params(_flat({"train": cfg.model_dump(mode="json"), "deepspeed": ds_cfg, "world_size": world}))
     accum = ds_cfg["gradient_accumulation_steps"]
     shard = ray.train.get_dataset_shard("train")
     batches = _batches(shard, cfg, tokenizer.pad_token_id, in_memory=config.get("data_in_memory", False))
     for _ in range(start_step * accum):  # continue the data stream where the checkpoint left it
         next(batches)
-    peak = peak_tflops(cfg.get("peak_tflops_per_worker"), cfg["use_gpu"])
+    peak = peak_tflops(cfg.peak_tflops_per_worker, cfg.use_gpu)
     with BackgroundLog(logger) as log:
-        for step in range(start_step, cfg["steps"]):
+        for step in range(start_step, cfg.steps):
             metrics = train_step(engine, scheduler, batches, accum=accum, peak_tflops=peak)
             log.log(metrics, step=step + 1)
-            last = step + 1 == cfg["steps"]
-            every = cfg["checkpoint_every"]
+            last = step + 1 == cfg.steps
+            every = cfg.checkpoint_every
             if last or (every and (step + 1) % every == 0):
                 log.flush()  # the run shows every step up to a checkpoint before the checkpoint exists
                 _report_checkpoint(engine, tokenizer, {**metrics, "step": step + 1}, step + 1, export=last)
-            if config.get("fail_at_step") == step + 1 and rank == world - 1 and not _resumed(start_step):
-                _die_like_a_lost_node()
+            if step_hook := config.get("step_hook"):
+                step_hook(step=step + 1, rank=rank, world=world, resumed=start_step > 0)
 
 
 class BackgroundLog:
@@ -130,7 +131,7 @@ class BackgroundLog:
                 self.flush()
 
 
-def build_engine(cfg: dict[str, Any], model_path: str, *, seed: int, rank: int) -> tuple[Any, Any, Any, dict]:
+def build_engine(cfg: TrainConfig, model_path: str, *, seed: int, rank: int) -> tuple[Any, Any, Any, dict]:
     """The DeepSpeed engine, its LR scheduler, the tokenizer and the DeepSpeed config, on this process.
 
     Joins the process group the caller's launcher set up (Ray Train's, or the ``deepspeed`` launcher's
@@ -141,7 +142,7 @@ def build_engine(cfg: dict[str, Any], model_path: str, *, seed: int, rank: int) 
 
     torch.manual_seed(seed + rank)
     ds_cfg = deepspeed_config(cfg)
-    deepspeed.init_distributed(dist_backend="nccl" if cfg["use_gpu"] else "gloo")
+    deepspeed.init_distributed(dist_backend="nccl" if cfg.use_gpu else "gloo")
     model, tokenizer = _load_model(model_path, ds_cfg, cfg)
     optimizer = _make_optimizer(model, cfg)
     # The scheduler is built by DeepSpeed on its wrapped optimizer (ZeRO regroups the parameters).
@@ -252,30 +253,15 @@ def _flat(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _resumed(start_step: int) -> bool:
-    return start_step > 0
-
-
-def _die_like_a_lost_node() -> None:
-    """Fault injection for the restart test: exit with no goodbye, as a lost node would.
-
-    It waits a few seconds first: Ray Train's controller collects reports (and so learns
-    of the last checkpoint) on its health-check poll, every 2 s by default; a real
-    failure comes long after the last checkpoint was registered.
-    """
-    time.sleep(5)
-    os._exit(1)
-
-
-def _load_model(path: str, ds_cfg: dict[str, Any], cfg: dict[str, Any]) -> tuple[Any, Any]:
+def _load_model(path: str, ds_cfg: dict[str, Any], cfg: TrainConfig) -> tuple[Any, Any]:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(path)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg["precision"], torch.float32)
-    if cfg["zero_stage"] == 3:
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.precision, torch.float32)
+    if cfg.zero_stage == 3:
         # Alive while from_pretrained runs: transformers then builds the model under zero.Init,
         # so each worker only ever holds its shard of a large model.
         from transformers.integrations import HfDeepSpeedConfig
@@ -284,36 +270,36 @@ def _load_model(path: str, ds_cfg: dict[str, Any], cfg: dict[str, Any]) -> tuple
         model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
     else:
         model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
-    if cfg["gradient_checkpointing"]:
+    if cfg.gradient_checkpointing:
         model.gradient_checkpointing_enable()
         model.config.use_cache = False
     return model, tokenizer
 
 
-def _make_optimizer(model: Any, cfg: dict[str, Any]) -> Any:
+def _make_optimizer(model: Any, cfg: TrainConfig) -> Any:
     import torch
 
     decay, no_decay = [], []
     for name, p in model.named_parameters():
         if p.requires_grad:
             (no_decay if p.ndim < 2 or "norm" in name or name.endswith(".bias") else decay).append(p)
-    groups = [{"params": decay, "weight_decay": cfg["weight_decay"]}, {"params": no_decay, "weight_decay": 0.0}]
-    if cfg["offload_optimizer"]:
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    if cfg.offload_optimizer:
         from deepspeed.ops.adam import DeepSpeedCPUAdam
 
-        return DeepSpeedCPUAdam(groups, lr=cfg["lr"], betas=tuple(cfg["betas"]), adamw_mode=True)
-    return torch.optim.AdamW(groups, lr=cfg["lr"], betas=tuple(cfg["betas"]))
+        return DeepSpeedCPUAdam(groups, lr=cfg.lr, betas=tuple(cfg.betas), adamw_mode=True)
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=tuple(cfg.betas))
 
 
-def _make_scheduler(optimizer: Any, cfg: dict[str, Any]) -> Any:
+def _make_scheduler(optimizer: Any, cfg: TrainConfig) -> Any:
     from transformers import get_scheduler
 
-    name = {"cosine": "cosine", "linear": "linear", "constant": "constant_with_warmup"}[cfg["schedule"]]
-    warmup = math.ceil(cfg["warmup_ratio"] * cfg["steps"])
-    return get_scheduler(name, optimizer, num_warmup_steps=warmup, num_training_steps=cfg["steps"])
+    name = {"cosine": "cosine", "linear": "linear", "constant": "constant_with_warmup"}[cfg.schedule]
+    warmup = math.ceil(cfg.warmup_ratio * cfg.steps)
+    return get_scheduler(name, optimizer, num_warmup_steps=warmup, num_training_steps=cfg.steps)
 
 
-def _batches(shard: Any, cfg: dict[str, Any], pad_id: int, *, in_memory: bool, cache_mb: int = 512) -> Any:
+def _batches(shard: Any, cfg: TrainConfig, pad_id: int, *, in_memory: bool, cache_mb: int = 512) -> Any:
     """Endless micro-batches of ``micro_batch_size`` rows from this worker's shard.
 
     Rows are packed sequences when the mix was packed (they carry ``position_ids``). A small mix
@@ -327,7 +313,7 @@ def _batches(shard: Any, cfg: dict[str, Any], pad_id: int, *, in_memory: bool, c
     import torch
     import torch.distributed as dist
 
-    micro = cfg["micro_batch_size"]
+    micro = cfg.micro_batch_size
     empty = "this worker's data shard is empty: the mix has fewer rows than workers x micro batch"
     if in_memory:
         tables = list(shard.iter_batches(batch_size=micro, batch_format="pyarrow", drop_last=True))
@@ -465,7 +451,7 @@ def _export_hf(engine: Any, tokenizer: Any, state: dict[str, Any] | None, out: P
 
 
 def fit(
-    train_cfg: dict[str, Any],
+    train_cfg: TrainConfig,
     *,
     data_dir: str | Path,
     model_path: str,
@@ -474,9 +460,13 @@ def fit(
     tracking_uri: str | None = None,
     mlflow_run_id: str | None = None,
     name: str = "train",
-    fail_at_step: int | None = None,
+    step_hook: Callable[..., None] | None = None,
 ) -> ray.train.Result:
-    """Run the Ray Train job and return its result (``result.checkpoint`` holds ``hf/``)."""
+    """Run the Ray Train job and return its result (``result.checkpoint`` holds ``hf/``).
+
+    ``step_hook(step=, rank=, world=, resumed=)`` runs on every worker after each step (tests use it to
+    inject faults); it must be importable by the workers (a module-level function).
+    """
     _check_capacity(train_cfg)
     from train.mix import training_dir
 
@@ -487,7 +477,7 @@ def fit(
         # Small mixes: read once into the object store. Starting a streaming read per worker group
         # costs ~20 s on a small machine, more than a demo's whole training; large mixes stream.
         data = data.materialize()
-    os.environ.setdefault("DS_ACCELERATOR", "cuda" if train_cfg["use_gpu"] else "cpu")
+    os.environ.setdefault("DS_ACCELERATOR", "cuda" if train_cfg.use_gpu else "cpu")
     storage = Path(storage_dir).resolve()
     trainer = TorchTrainer(
         train_loop_per_worker,
@@ -497,21 +487,21 @@ def fit(
             "seed": seed,
             "tracking_uri": tracking_uri,
             "mlflow_run_id": mlflow_run_id,
-            "resume_from": train_cfg.get("resume_from"),
-            "fail_at_step": fail_at_step,
+            "resume_from": train_cfg.resume_from,
+            "step_hook": step_hook,
             "data_in_memory": small,
         },
         scaling_config=ScalingConfig(
-            num_workers=train_cfg["num_workers"],
-            use_gpu=train_cfg["use_gpu"],
-            resources_per_worker={"CPU": train_cfg.get("cpus_per_worker", 1.0)},
+            num_workers=train_cfg.num_workers,
+            use_gpu=train_cfg.use_gpu,
+            resources_per_worker={"CPU": train_cfg.cpus_per_worker},
         ),
-        torch_config=TorchConfig(backend="nccl" if train_cfg["use_gpu"] else "gloo"),
+        torch_config=TorchConfig(backend="nccl" if train_cfg.use_gpu else "gloo"),
         datasets={"train": data},
         run_config=RunConfig(
             name=name,
             storage_path=str(storage),
-            failure_config=FailureConfig(max_failures=train_cfg["max_failures"]),
+            failure_config=FailureConfig(max_failures=train_cfg.max_failures),
             checkpoint_config=CheckpointConfig(num_to_keep=2),
             worker_runtime_env={"env_vars": {"DS_ACCELERATOR": os.environ["DS_ACCELERATOR"]}},
         ),
@@ -522,9 +512,9 @@ def fit(
     return result
 
 
-def _check_capacity(train_cfg: dict[str, Any]) -> None:
+def _check_capacity(train_cfg: TrainConfig) -> None:
     """Fail fast instead of hanging: workers and Ray Data's read tasks both need CPUs."""
-    need = train_cfg["num_workers"] * train_cfg.get("cpus_per_worker", 1.0) + 1
+    need = train_cfg.num_workers * train_cfg.cpus_per_worker + 1
     have = ray.cluster_resources().get("CPU", 0)
     if have < need:
         raise TrainError(

@@ -20,6 +20,7 @@ for those the full text is tokenized once and tokens are labelled by their chara
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from jinja2 import TemplateError
@@ -50,6 +51,20 @@ def tokenize_conversation(tokenizer: Any, conversations: list[dict[str, Any]], m
         input_ids, labels = _tokenize_by_offsets(tokenizer, text, spans)
     truncated = len(input_ids) > max_length
     return {"input_ids": input_ids[:max_length], "labels": labels[:max_length], "truncated": truncated}
+
+
+def token_counter(tokenizer_path: str) -> Callable[[dict[str, Any]], int]:
+    """``record -> tokens``: how many tokens a record's conversation takes in training (its chat-template
+    rendering, uncut), for the filter's token budget."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_path)
+
+    def count(record: dict[str, Any]) -> int:
+        messages, _ = _to_messages(record["conversations"])
+        return len(tokenizer(_render(tokenizer, messages), add_special_tokens=False)["input_ids"])
+
+    return count
 
 
 def render_with_spans(

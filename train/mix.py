@@ -29,6 +29,7 @@ import ray.data
 from ray.data import MixStoppingCondition
 
 from train.errors import TrainError
+from train.masking import IGNORE_INDEX
 from train.packing import pack_table
 
 SAMPLES, PACKED = "samples", "packed"
@@ -102,7 +103,7 @@ class Tokenize:
             out = tokenize_conversation(self.tokenizer, json.loads(conv), self.seq_len)
             ids.append(out["input_ids"])
             labels.append(out["labels"])
-            n_loss.append(sum(1 for x in out["labels"] if x != -100))
+            n_loss.append(sum(1 for x in out["labels"] if x != IGNORE_INDEX))
             truncated.append(bool(out.get("truncated", False)))
         # Plain list<int32> columns (not Ray's tensor extension type) so any Parquet reader gets the lists.
         return pa.table(
@@ -225,7 +226,3 @@ def _packing_stats(out_dir: Path, seq_len: int, samples: int, tokens: int) -> di
         rows = pq.read_table(str(out_dir / PACKED), columns=["samples"]).num_rows
         stats |= {"packed_rows": rows, "packing_efficiency": tokens / max(1, rows * seq_len)}
     return stats
-
-
-def samples_needed(steps: int, global_batch_size: int) -> int:
-    return int(math.ceil(steps * global_batch_size))

@@ -137,6 +137,16 @@ def log_metrics(metrics: Mapping[str, float], step: int | None = None, run_id: s
         )
 
 
+def log_artifact(path: str | Path, folder: str) -> None:
+    """Attach a file, or a folder's files, to the active run under ``folder`` (nothing without an active run)."""
+    if mlflow.active_run() is None:
+        return
+    if Path(path).is_dir():
+        mlflow.log_artifacts(str(path), artifact_path=folder)
+    else:
+        mlflow.log_artifact(str(path), artifact_path=folder)
+
+
 class RunLogger:
     """For Ray Train workers: rank 0 logs metrics to a run the driver opened."""
 

@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-IGNORE = -100
+from train.masking import IGNORE_INDEX as IGNORE
+
 SOURCES = {"agent": 0, "general": 1}
 
 

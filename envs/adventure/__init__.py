@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from envs.adventure.env import MAX_TURNS, TextAdventureEnv
 from envs.adventure.oracle import oracle
-from envs.adventure.world import ENV_ID, SPLIT_SIZE, generate_tasks
+from envs.adventure.world import ENV_ID, generate_tasks
 from envs.base import EnvSpec
+from envs.splits import SPLIT_SIZE
 
 SPEC = EnvSpec(
     id=ENV_ID,

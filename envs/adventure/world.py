@@ -24,15 +24,16 @@ confirms it and its plan length bounds the task's difficulty.
 from __future__ import annotations
 
 import random
+from functools import partial
 from typing import Any
 
 from envs.adventure.game import DIRECTIONS, OPPOSITE
+from envs.adventure.planner import plan
 from envs.base import Split, Task
 from envs.errors import EnvsError
+from envs.splits import split_seed, task_range
 
 ENV_ID = "agenttune/TextAdventure-v0"
-SPLIT_SIZE = 10_000_000
-SPLIT_SEED_BASE: dict[str, int] = {"train": 0, "test": SPLIT_SIZE}
 MIN_MOVES, MAX_MOVES = 8, 22  # optimal plan length: long enough that luck never wins, short enough for 30 turns
 _ATTEMPTS = 200
 
@@ -48,19 +49,8 @@ MATERIALS = ("brass", "copper", "bronze", "steel", "rusty", "bone")  # door/key 
 TRINKETS = ("apple", "candle", "book", "lamp", "rope", "teacup", "umbrella", "feather", "spoon", "blanket")
 
 
-def generate_tasks(split: Split, n: int, start: int = 0) -> list[Task]:
-    """Tasks ``start`` .. ``start + n - 1`` of ``split`` ("train" or "test")."""
-    return [generate_task(split, index) for index in range(start, start + n)]
-
-
 def generate_task(split: Split, index: int) -> Task:
-    from envs.adventure.planner import plan  # the planner imports this module's names
-
-    if split not in SPLIT_SEED_BASE:
-        raise EnvsError(f"TextAdventure tasks are generated for splits {sorted(SPLIT_SEED_BASE)}, not {split!r}")
-    if not 0 <= index < SPLIT_SIZE:
-        raise EnvsError(f"TextAdventure task index {index} is outside 0..{SPLIT_SIZE - 1}")
-    seed = SPLIT_SEED_BASE[split] + index
+    seed = split_seed("TextAdventure", split, index)
     rng = random.Random(seed)
     for _ in range(_ATTEMPTS):
         payload = _draw(rng)
@@ -69,6 +59,9 @@ def generate_task(split: Split, index: int) -> Task:
             payload["optimal_moves"] = len(commands)
             return Task(f"adventure-{split}-{index:06d}", ENV_ID, split, seed, payload)
     raise EnvsError(f"could not generate a TextAdventure task from seed {seed}; this is a generator bug")
+
+
+generate_tasks = partial(task_range, generate_task)  # (split, n, start=0) -> tasks start .. start + n - 1
 
 
 def payload_problems(payload: Any) -> list[str]:

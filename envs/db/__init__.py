@@ -9,9 +9,10 @@ from __future__ import annotations
 from envs.base import EnvSpec
 from envs.db.dbbench import load_dbbench
 from envs.db.env import MAX_TURNS, DBEnv
-from envs.db.generator import SPLIT_SIZE, generate_tasks
+from envs.db.generator import generate_tasks
 from envs.db.oracle import oracle
 from envs.db.payload import ENV_ID
+from envs.splits import SPLIT_SIZE
 
 SPEC = EnvSpec(
     id=ENV_ID,

@@ -17,22 +17,21 @@ from __future__ import annotations
 
 from typing import Any
 
-import gymnasium
-
 from envs.base import Split, Task
 from envs.db import grading, prompts
 from envs.db.actions import Answer, Invalid, Operation, parse_action
-from envs.db.generator import SPLIT_SEED_BASE, SPLIT_SIZE, generate_task
+from envs.db.generator import generate_task
 from envs.db.payload import ENV_ID, payload_problems
 from envs.db.sqlite_exec import DEFAULT_MAX_OUTPUT_CHARS, DEFAULT_TIMEOUT_S, Database
 from envs.errors import EnvsError
-from envs.textenv import given_task, init_text_env
+from envs.textenv import Opening, TextEnv
 
 MAX_TURNS = 15  # AgentBench's dbbench max_round
 
 
-class DBEnv(gymnasium.Env[str, str]):
-    metadata: dict[str, Any] = {"render_modes": []}
+class DBEnv(TextEnv):
+    env_id, default_max_turns = ENV_ID, MAX_TURNS
+    generate_task, payload_problems = staticmethod(generate_task), staticmethod(payload_problems)
 
     def __init__(
         self,
@@ -41,78 +40,41 @@ class DBEnv(gymnasium.Env[str, str]):
         sql_timeout_s: float = DEFAULT_TIMEOUT_S,
         max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS,
     ) -> None:
-        init_text_env(self, ENV_ID, split, max_turns, SPLIT_SEED_BASE)
+        super().__init__(split, max_turns)
         if sql_timeout_s <= 0 or max_output_chars < 1:
             raise EnvsError(
                 f"{ENV_ID}: sql_timeout_s and max_output_chars must be > 0, got {sql_timeout_s}, {max_output_chars}"
             )
         self.sql_timeout_s = sql_timeout_s
         self.max_output_chars = max_output_chars
-        self._task: Task | None = None
         self._db: Database | None = None
-        self._turn = 0
-        self._done = False
 
-    @property
-    def task(self) -> Task | None:
-        """The current episode's task (None before the first reset)."""
-        return self._task
-
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
-        super().reset(seed=seed)
-        task = self._choose_task(seed, options or {})
-        self._close_db()
-        self._db = Database(
-            task.payload["table"], timeout_s=self.sql_timeout_s, max_output_chars=self.max_output_chars
+    def _start(self, task: Task) -> Opening:
+        payload = task.payload
+        self._db = Database(payload["table"], timeout_s=self.sql_timeout_s, max_output_chars=self.max_output_chars)
+        return Opening(
+            prompts.first_observation(payload["question"], payload["description"]),
+            # AgentInstruct puts these in two user turns, with "Ok." between
+            instruction=prompts.INSTRUCTION,
+            question=prompts.question_prompt(payload["question"], payload["description"]),
         )
-        self._task, self._turn, self._done = task, 0, False
-        question = prompts.question_prompt(task.payload["question"], task.payload["description"])
-        info = {
-            "task_id": task.task_id,
-            "task": task,
-            "turn": 0,
-            "invalid_action": False,
-            "instruction": prompts.INSTRUCTION,  # AgentInstruct puts these in two user turns, with "Ok." between
-            "question": question,
-        }
-        return prompts.first_observation(task.payload["question"], task.payload["description"]), info
 
-    def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
-        if self._task is None or self._db is None:
-            raise EnvsError(f"{ENV_ID}: call reset() before step()")
-        if self._done:
-            raise EnvsError(f"{ENV_ID}: the episode of task {self._task.task_id} is over; call reset()")
-        self._turn += 1
-        info: dict[str, Any] = {"task_id": self._task.task_id, "turn": self._turn, "invalid_action": False}
+    def _act(self, action: str, info: dict[str, Any]) -> tuple[str, float, bool]:
         parsed = parse_action(action) if isinstance(action, str) else Invalid("the action must be text.")
-        reward, terminated = 0.0, False
         if isinstance(parsed, Invalid):
-            observation = prompts.invalid_action(parsed.reason)
             info["invalid_action"] = True
-        elif isinstance(parsed, Operation):
-            observation = self._operate(parsed.sql, info)
-        else:
-            observation, reward, terminated = prompts.EPISODE_OVER, self._grade(parsed, info), True
-        truncated = not terminated and self._turn >= self.max_turns
-        if truncated:
-            info["success"] = False
-        self._done = terminated or truncated
-        return observation, reward, terminated, truncated, info
+            return prompts.invalid_action(parsed.reason), 0.0, False
+        if isinstance(parsed, Operation):
+            return self._operate(parsed.sql, info), 0.0, False
+        return prompts.EPISODE_OVER, self._grade(parsed, info), True
 
-    def close(self) -> None:
-        self._close_db()
-        super().close()
-
-    def _choose_task(self, seed: int | None, options: dict[str, Any]) -> Task:
-        given = options.get("task")
-        if given is None:
-            index = seed % SPLIT_SIZE if seed is not None else int(self.np_random.integers(SPLIT_SIZE))
-            return generate_task(self.split, index)
-        task = given_task(given, ENV_ID, payload_problems)
-        return task
+    def _release(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
 
     def _operate(self, sql: str, info: dict[str, Any]) -> str:
-        assert self._db is not None  # checked by step()
+        assert self._db is not None  # set by _start
         result = self._db.execute(sql)
         info.update(sql=sql, sql_ok=result.ok, sql_error=result.error, timed_out=result.timed_out)
         info["output_truncated"] = result.truncated
@@ -122,7 +84,7 @@ class DBEnv(gymnasium.Env[str, str]):
         return result.output
 
     def _grade(self, answer: Answer, info: dict[str, Any]) -> float:
-        assert self._task is not None and self._db is not None  # checked by step()
+        assert self._task is not None and self._db is not None  # set by reset
         payload = self._task.payload
         info["answer"] = answer.text
         if payload["kind"] == "select":
@@ -133,8 +95,3 @@ class DBEnv(gymnasium.Env[str, str]):
             success = table_md5 == payload["answer_md5"]
         info["success"] = success
         return 1.0 if success else 0.0
-
-    def _close_db(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None

@@ -17,6 +17,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from envs.base import Split, Task
@@ -25,9 +26,8 @@ from envs.db.domains import Attribute, Domain
 from envs.db.payload import ENV_ID, DBPayload, Kind, TableDict, table_description
 from envs.db.sqlite_exec import Database
 from envs.errors import EnvsError
+from envs.splits import split_seed, task_range
 
-SPLIT_SIZE = 10_000_000
-SPLIT_SEED_BASE: dict[str, int] = {"train": 0, "test": SPLIT_SIZE}
 CATEGORIES = (
     "filtering", "counting", "aggregation-SUM", "aggregation-AVG", "aggregation-MAX", "aggregation-MIN",
     "ranking", "comparison", "INSERT", "UPDATE", "DELETE",
@@ -76,17 +76,8 @@ class Draft:
 Builder = Callable[[random.Random, GenTable], Draft | None]
 
 
-def generate_tasks(split: Split, n: int, start: int = 0) -> list[Task]:
-    """Tasks ``start`` .. ``start + n - 1`` of ``split`` ("train" or "test")."""
-    return [generate_task(split, index) for index in range(start, start + n)]
-
-
 def generate_task(split: Split, index: int) -> Task:
-    if split not in SPLIT_SEED_BASE:
-        raise EnvsError(f"DB tasks are generated for splits {sorted(SPLIT_SEED_BASE)}, not {split!r}")
-    if not 0 <= index < SPLIT_SIZE:
-        raise EnvsError(f"DB task index {index} is outside 0..{SPLIT_SIZE - 1}")
-    seed = SPLIT_SEED_BASE[split] + index
+    seed = split_seed("DB", split, index)
     rng = random.Random(seed)
     category = rng.choice(CATEGORIES)
     for _ in range(_ATTEMPTS):
@@ -96,6 +87,9 @@ def generate_task(split: Split, index: int) -> Task:
         if payload is not None:
             return Task(f"db-{split}-{index:06d}", ENV_ID, split, seed, dict(payload))
     raise EnvsError(f"could not generate a {category} task from seed {seed}; this is a generator bug")
+
+
+generate_tasks = partial(task_range, generate_task)  # (split, n, start=0) -> tasks start .. start + n - 1
 
 
 # ---------------------------------------------------------------------------------------------- tables

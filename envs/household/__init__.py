@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from envs.base import EnvSpec
 from envs.household.env import MAX_TURNS, HouseholdEnv
-from envs.household.generator import ENV_ID, SPLIT_SIZE, TASK_TYPES, generate_tasks
+from envs.household.generator import ENV_ID, TASK_TYPES, generate_tasks
 from envs.household.oracle import oracle
+from envs.splits import SPLIT_SIZE
 
 SPEC = EnvSpec(
     id=ENV_ID,

@@ -20,15 +20,15 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from envs.base import Split, Task
 from envs.errors import EnvsError, TaskFormatError
 from envs.household.world import APPLIANCE_VERBS, LAMP_TYPES
+from envs.splits import split_seed, task_range
 
 ENV_ID = "agenttune/Household-v0"
-SPLIT_SIZE = 10_000_000
-SPLIT_SEED_BASE: dict[str, int] = {"train": 0, "test": SPLIT_SIZE}
 _ATTEMPTS = 100
 
 # ALFWorld's task types -> (the state the object must be in, how many, goal texts in ALFWorld's wording)
@@ -137,17 +137,8 @@ ROOMS: dict[str, Room] = {
 _APPLIANCE_OF = {gives: appliance for appliance, gives, _ in APPLIANCE_VERBS.values()}  # "hot" -> "microwave"
 
 
-def generate_tasks(split: Split, n: int, start: int = 0) -> list[Task]:
-    """Tasks ``start`` .. ``start + n - 1`` of ``split`` ("train" or "test")."""
-    return [generate_task(split, index) for index in range(start, start + n)]
-
-
 def generate_task(split: Split, index: int) -> Task:
-    if split not in SPLIT_SEED_BASE:
-        raise EnvsError(f"household tasks are generated for splits {sorted(SPLIT_SEED_BASE)}, not {split!r}")
-    if not 0 <= index < SPLIT_SIZE:
-        raise EnvsError(f"household task index {index} is outside 0..{SPLIT_SIZE - 1}")
-    seed = SPLIT_SEED_BASE[split] + index
+    seed = split_seed("household", split, index)
     rng = random.Random(seed)
     task_type = rng.choice(list(TASK_TYPES))
     for _ in range(_ATTEMPTS):
@@ -155,6 +146,9 @@ def generate_task(split: Split, index: int) -> Task:
         if payload is not None:
             return Task(f"household-{split}-{index:06d}", ENV_ID, split, seed, payload)
     raise EnvsError(f"could not generate a {task_type} task from seed {seed}; this is a generator bug")
+
+
+generate_tasks = partial(task_range, generate_task)  # (split, n, start=0) -> tasks start .. start + n - 1
 
 
 def _draw(rng: random.Random, task_type: str) -> dict[str, Any] | None:

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from envs.base import EnvSpec
 from envs.kg.env import KGEnv
-from envs.kg.generator import SPLIT_SIZE, generate_tasks
+from envs.kg.generator import generate_tasks
 from envs.kg.oracle import oracle
 from envs.kg.payload import ENV_ID, MAX_TURNS
+from envs.splits import SPLIT_SIZE
 
 SPEC = EnvSpec(
     id=ENV_ID,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from envs.base import Split, Task
@@ -25,9 +26,8 @@ from envs.kg.graph import WORLD_VERSION, Graph, world
 from envs.kg.payload import ENV_ID, MAX_TURNS, KGPayload, Step
 from envs.kg.schema import ATTRIBUTES, RELATIONS, TYPES
 from envs.kg.tools import Session, ToolCall
+from envs.splits import split_seed, task_range
 
-SPLIT_SIZE = 10_000_000
-SPLIT_SEED_BASE: dict[str, int] = {"train": 0, "test": SPLIT_SIZE}
 CATEGORIES: dict[str, float] = {  # category -> share of tasks
     "one_hop": 0.10, "two_hop": 0.20, "three_hop": 0.15, "intersection": 0.20, "count": 0.15,
     "argmax": 0.10, "argmin": 0.10,
@@ -38,17 +38,8 @@ MAX_PROGRAM = MAX_TURNS - 1  # gold calls, leaving the last turn for the final a
 _ATTEMPTS = 500
 
 
-def generate_tasks(split: Split, n: int, start: int = 0) -> list[Task]:
-    """Tasks ``start`` .. ``start + n - 1`` of ``split`` ("train" or "test")."""
-    return [generate_task(split, index) for index in range(start, start + n)]
-
-
 def generate_task(split: Split, index: int) -> Task:
-    if split not in SPLIT_SEED_BASE:
-        raise EnvsError(f"KG tasks are generated for splits {sorted(SPLIT_SEED_BASE)}, not {split!r}")
-    if not 0 <= index < SPLIT_SIZE:
-        raise EnvsError(f"KG task index {index} is outside 0..{SPLIT_SIZE - 1}")
-    seed = SPLIT_SEED_BASE[split] + index
+    seed = split_seed("KG", split, index)
     rng = random.Random(f"kg-question/{seed}")
     graph = world(seed)
     category = rng.choices(list(CATEGORIES), weights=list(CATEGORIES.values()))[0]
@@ -58,6 +49,9 @@ def generate_task(split: Split, index: int) -> Task:
             payload = plan.payload(category, {"world": WORLD_VERSION, "seed": seed})
             return Task(f"kg-{split}-{index:07d}", ENV_ID, split, seed, dict(payload))
     raise EnvsError(f"could not generate a {category} task from seed {seed}; this is a generator bug")
+
+
+generate_tasks = partial(task_range, generate_task)  # (split, n, start=0) -> tasks start .. start + n - 1
 
 
 class _Plan:

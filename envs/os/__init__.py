@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from envs.base import EnvSpec
 from envs.os.env import MAX_TURNS, OSEnv
-from envs.os.generator import SPLIT_SIZE, generate_tasks
+from envs.os.generator import generate_tasks
 from envs.os.oracle import oracle
 from envs.os.tasks import ENV_ID, load_os_tasks
+from envs.splits import SPLIT_SIZE
 
 SPEC = EnvSpec(
     id=ENV_ID,

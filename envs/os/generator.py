@@ -12,34 +12,28 @@ from __future__ import annotations
 import random
 import shlex
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from envs.base import Split, Task
-from envs.errors import EnvsError
 from envs.os.tasks import ENV_ID
+from envs.splits import split_seed, task_range
 
-SPLIT_SIZE = 10_000_000
-SPLIT_SEED_BASE = {"train": 0, "test": SPLIT_SIZE}
 WORDS = "alpha bravo cedar delta ember falcon garnet harbor indigo juniper kelp lotus maple nectar onyx".split()
 EXTS = ["log", "txt", "csv", "json", "conf", "py", "md"]
 NAMES = ["alice", "bob", "carol", "dave", "erin", "frank"]
 
 
-def generate_tasks(split: Split, n: int, start: int = 0) -> list[Task]:
-    return [generate_task(split, index) for index in range(start, start + n)]
-
-
 def generate_task(split: Split, index: int) -> Task:
-    if split not in SPLIT_SEED_BASE:
-        raise EnvsError(f"OS tasks are generated for splits {sorted(SPLIT_SEED_BASE)}, not {split!r}")
-    if not 0 <= index < SPLIT_SIZE:
-        raise EnvsError(f"OS task index {index} is outside 0..{SPLIT_SIZE - 1}")
-    seed = SPLIT_SEED_BASE[split] + index
+    seed = split_seed("OS", split, index)
     rng = random.Random(seed)
     name = rng.choice(sorted(BUILDERS))
     payload = BUILDERS[name](rng)
     payload |= {"labels": [name], "missing_scripts": [], "start": payload.get("start")}
     return Task(f"os-{split}-{index:06d}", ENV_ID, split, seed, payload)
+
+
+generate_tasks = partial(task_range, generate_task)  # (split, n, start=0) -> tasks start .. start + n - 1
 
 
 def _question(description: str, init: str, example: str, checker: str, thought: str, **extra: Any) -> dict:

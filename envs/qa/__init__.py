@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from envs.base import EnvSpec
 from envs.qa.env import MAX_TURNS, MultiHopQAEnv
-from envs.qa.generator import ENV_ID, SPLIT_SIZE, generate_tasks
+from envs.qa.generator import ENV_ID, generate_tasks
 from envs.qa.oracle import oracle
+from envs.splits import SPLIT_SIZE
 
 SPEC = EnvSpec(
     id=ENV_ID,

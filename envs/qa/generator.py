@@ -21,32 +21,23 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from envs.base import Split, Task
 from envs.errors import EnvsError
 from envs.qa.world import World, build_world
+from envs.splits import split_seed, task_range
 
 ENV_ID = "agenttune/MultiHopQA-v0"
-SPLIT_SIZE = 10_000_000
-SPLIT_SEED_BASE: dict[str, int] = {"train": 0, "test": SPLIT_SIZE}
 _ATTEMPTS = 100
 
 # A question: (question, answer, supporting docs in hop order), or None when this world cannot ask it.
 Question = tuple[str, str, list[str]]
 
 
-def generate_tasks(split: Split, n: int, start: int = 0) -> list[Task]:
-    """Tasks ``start`` .. ``start + n - 1`` of ``split`` ("train" or "test")."""
-    return [generate_task(split, index) for index in range(start, start + n)]
-
-
 def generate_task(split: Split, index: int) -> Task:
-    if split not in SPLIT_SEED_BASE:
-        raise EnvsError(f"MultiHopQA tasks are generated for splits {sorted(SPLIT_SEED_BASE)}, not {split!r}")
-    if not 0 <= index < SPLIT_SIZE:
-        raise EnvsError(f"MultiHopQA task index {index} is outside 0..{SPLIT_SIZE - 1}")
-    seed = SPLIT_SEED_BASE[split] + index
+    seed = split_seed("MultiHopQA", split, index)
     rng = random.Random(seed)
     template = rng.choice(list(TEMPLATES))
     kind, ask = TEMPLATES[template]
@@ -67,6 +58,9 @@ def generate_task(split: Split, index: int) -> Task:
         "docs": world.docs,
     }
     return Task(f"qa-{split}-{index:06d}", ENV_ID, split, seed, payload)
+
+
+generate_tasks = partial(task_range, generate_task)  # (split, n, start=0) -> tasks start .. start + n - 1
 
 
 def payload_problems(payload: Any) -> list[str]:

@@ -9,11 +9,10 @@ isolates and what it does not) and ``NoSandbox`` (a plain local bash, only with 
 
 from __future__ import annotations
 
-from envs.sandbox.bwrap import Sandbox
+from envs.sandbox.bwrap import Sandbox, probe
 from envs.sandbox.config import CommandResult, SandboxConfig
 from envs.sandbox.errors import SandboxError, SandboxUnavailable
 from envs.sandbox.local import NoSandbox
-from envs.sandbox.probe import probe
 from envs.sandbox.shell import TIMEOUT_EXIT_CODE
 
 SANDBOX_KINDS = ("bwrap", "none")

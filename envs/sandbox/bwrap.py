@@ -35,10 +35,12 @@ What it does not isolate
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import secrets
 import shlex
+import shutil
 import signal
 import subprocess
 import time
@@ -47,7 +49,8 @@ from pathlib import Path
 
 from envs.sandbox.cgroup import Cgroup
 from envs.sandbox.config import CommandResult, SandboxConfig
-from envs.sandbox.errors import SandboxError
+from envs.sandbox.errors import SandboxError, SandboxUnavailable
+from envs.sandbox.host import check_host, namespace_fixes
 from envs.sandbox.shell import LOOP, PtyShell, ShellBox
 
 log = logging.getLogger(__name__)
@@ -76,8 +79,6 @@ class Sandbox(ShellBox):
         self._cgroup: Cgroup | None = None
 
     def start(self) -> Sandbox:
-        from envs.sandbox.probe import probe
-
         probe()
         return self._start()
 
@@ -149,6 +150,35 @@ class Sandbox(ShellBox):
             raise SandboxError(f"could not start the sandbox: {error}") from error
         self.start_s = time.monotonic() - started
         return self
+
+
+# The probe lives beside Sandbox because each needs the other: it starts a test sandbox, and every
+# sandbox's start() runs it (once per process).
+@functools.cache
+def probe() -> dict[str, str]:
+    """Check that bubblewrap exists and user namespaces work; raise ``SandboxUnavailable`` saying how to fix it.
+
+    Returns what was found (bwrap path, cgroup kind, start-up time) for logs and MLflow params.
+
+        python -c "from envs.sandbox import probe; print(probe())"
+    """
+    check_host()
+    try:
+        box = Sandbox(SandboxConfig(command_timeout_s=10))._start()  # _start: start() would call probe()
+        try:
+            result = box.run("echo ok; id -u")
+        finally:
+            box.close()
+        cgroup, start_s = box.cgroup, box.start_s
+    except SandboxError as error:
+        raise SandboxUnavailable(
+            f"bubblewrap is installed but a test sandbox failed to start: {error}. If user namespaces are "
+            f"blocked, one of these fixes it: {namespace_fixes()}. In a container, run it with --privileged or a "
+            "seccomp profile that allows unshare/clone(CLONE_NEWUSER)."
+        ) from error
+    if result.output.split() != ["ok", "0"]:
+        raise SandboxUnavailable(f"a test sandbox ran but answered {result.output!r} instead of 'ok 0'")
+    return {"bwrap": shutil.which("bwrap") or "", "cgroup": cgroup, "start_ms": f"{start_s * 1000:.1f}"}
 
 
 def _children(pid: int) -> list[int]:

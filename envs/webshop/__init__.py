@@ -13,8 +13,9 @@ generated from seeds (``goals``) and ``oracle`` buys the gold product.
 from __future__ import annotations
 
 from envs.base import EnvSpec
+from envs.splits import SPLIT_SIZE
 from envs.webshop.env import MAX_TURNS, WebShopEnv
-from envs.webshop.goals import ENV_ID, SPLIT_SIZE, generate_tasks
+from envs.webshop.goals import ENV_ID, generate_tasks
 from envs.webshop.oracle import oracle
 
 SPEC = EnvSpec(

@@ -20,15 +20,15 @@ oracle uses, checked here to bring the gold product into the top 50 results:
 from __future__ import annotations
 
 import random
+from functools import partial
 from typing import Any
 
 from envs.base import Split, Task
 from envs.errors import EnvsError
+from envs.splits import split_seed, task_range
 from envs.webshop.catalogue import DEFAULT_SEED, Catalogue, Product, get_catalogue
 
 ENV_ID = "agenttune/WebShop-v0"
-SPLIT_SIZE = 10_000_000
-SPLIT_SEED_BASE: dict[str, int] = {"train": 0, "test": SPLIT_SIZE}
 PRICE_STEPS = [10.0 * i for i in range(1, 100)]  # WebShop's PRICE_RANGE
 _ATTEMPTS = 100
 _ASKS = ("i need", "i am looking for", "i want", "i'm looking for", "find me", "i would like", "please find")
@@ -38,17 +38,8 @@ _PAYLOAD_TYPES: dict[str, type | tuple[type, ...]] = {
 }  # fmt: skip
 
 
-def generate_tasks(split: Split, n: int, start: int = 0) -> list[Task]:
-    """Tasks ``start`` .. ``start + n - 1`` of ``split`` ("train" or "test")."""
-    return [generate_task(split, index) for index in range(start, start + n)]
-
-
 def generate_task(split: Split, index: int, catalogue_seed: int = DEFAULT_SEED) -> Task:
-    if split not in SPLIT_SEED_BASE:
-        raise EnvsError(f"WebShop tasks are generated for splits {sorted(SPLIT_SEED_BASE)}, not {split!r}")
-    if not 0 <= index < SPLIT_SIZE:
-        raise EnvsError(f"WebShop task index {index} is outside 0..{SPLIT_SIZE - 1}")
-    seed = SPLIT_SEED_BASE[split] + index
+    seed = split_seed("WebShop", split, index)
     rng = random.Random(seed)
     catalogue = get_catalogue(catalogue_seed)
     asins = list(catalogue.products)
@@ -57,6 +48,9 @@ def generate_task(split: Split, index: int, catalogue_seed: int = DEFAULT_SEED) 
         if payload is not None:
             return Task(f"webshop-{split}-{index:07d}", ENV_ID, split, seed, payload)
     raise EnvsError(f"could not generate a WebShop goal from seed {seed}; this is a generator bug")
+
+
+generate_tasks = partial(task_range, generate_task)  # (split, n, start=0) -> tasks start .. start + n - 1
 
 
 def _draw_goal(rng: random.Random, catalogue: Catalogue, product: Product) -> dict[str, Any] | None:

@@ -3,55 +3,63 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
+from pydantic import ValidationError
+
+from rollouts.config import PolicyConfig
 from rollouts.errors import PolicyConfigError
 from rollouts.policies.base import Message, Policy
 
-__all__ = ["Message", "Policy", "make_policy", "worker_env_vars"]
+__all__ = ["Message", "Policy", "as_policy_config", "make_policy", "worker_env_vars"]
 
 
-def make_policy(spec: dict[str, Any]) -> Policy:
-    """Build a policy from a ``rollout.policy`` config section (as a dict).
+def make_policy(spec: PolicyConfig | Mapping[str, Any]) -> Policy:
+    """Build the policy a ``PolicyConfig`` (or a mapping of its fields) describes.
 
     Imports are lazy: an oracle run needs neither torch nor an HTTP client.
     """
-    kind = spec.get("kind", "oracle")
-    if kind == "oracle":
+    cfg = as_policy_config(spec)
+    if cfg.kind == "oracle":
         from rollouts.policies.oracle import OraclePolicy
 
         return OraclePolicy()
-    if kind == "openai":
+    if cfg.kind == "openai":
         from rollouts.policies.openai_chat import OpenAIChatPolicy
 
-        if not spec.get("model"):
+        if not cfg.model:
             raise PolicyConfigError("rollout.policy.model: the openai policy needs the served model's name")
         return OpenAIChatPolicy(
-            model=spec["model"],
-            base_url=spec.get("base_url"),
-            api_key_env=spec.get("api_key_env", "OPENAI_API_KEY"),
-            temperature=spec.get("temperature", 0.0),
-            max_tokens=spec.get("max_tokens", 512),
-            timeout_s=spec.get("timeout_s", 60.0),
-            max_retries=spec.get("max_retries", 5),
+            model=cfg.model,
+            base_url=cfg.base_url,
+            api_key_env=cfg.api_key_env,
+            temperature=cfg.temperature,
+            max_tokens=cfg.max_tokens,
+            timeout_s=cfg.timeout_s,
+            max_retries=cfg.max_retries,
         )
-    if kind == "hf":
-        from rollouts.policies.hf import HFPolicy
+    from rollouts.policies.hf import HFPolicy
 
-        return HFPolicy(
-            spec.get("model") or "",
-            max_new_tokens=spec.get("max_tokens", 256),
-            temperature=spec.get("temperature", 0.0),
-            trust_remote_code=spec.get("trust_remote_code", False),
-        )
-    raise PolicyConfigError(f"rollout.policy.kind: unknown policy {kind!r}; choose oracle, openai or hf")
+    return HFPolicy(cfg.model or "", max_new_tokens=cfg.max_tokens, temperature=cfg.temperature)
 
 
-def worker_env_vars(spec: dict[str, Any]) -> dict[str, str]:
+def as_policy_config(spec: PolicyConfig | Mapping[str, Any]) -> PolicyConfig:
+    """``spec`` as a validated ``PolicyConfig``; a bad mapping is a ``PolicyConfigError`` naming the field."""
+    if isinstance(spec, PolicyConfig):
+        return spec
+    try:
+        return PolicyConfig.model_validate(dict(spec))
+    except ValidationError as e:
+        problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
+        raise PolicyConfigError(f"rollout.policy: {problems}") from None
+
+
+def worker_env_vars(spec: PolicyConfig) -> dict[str, str]:
     """Environment variables a policy built from ``spec`` needs in a Ray worker (its API key).
 
     On a cluster, actors start on other nodes and do not see the driver's environment; the
     pool hands these over through the actors' ``runtime_env``. Values are never logged.
     """
-    name = spec.get("api_key_env") if spec.get("kind") == "openai" else None
+    name = spec.api_key_env if spec.kind == "openai" else None
     return {name: os.environ[name]} if name and os.environ.get(name) else {}

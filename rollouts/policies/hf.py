@@ -18,11 +18,10 @@ class HFPolicy(Policy):
         self,
         model: str,
         *,
-        max_new_tokens: int = 256,
+        max_new_tokens: int,
         temperature: float = 0.0,
         max_context: int | None = None,
         device: str | None = None,
-        trust_remote_code: bool = False,
         seed: int = 0,
     ):
         import torch
@@ -37,11 +36,11 @@ class HFPolicy(Policy):
         self.max_new_tokens = max_new_tokens
         self.temperature = temperature
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=trust_remote_code)
+        self.tokenizer = AutoTokenizer.from_pretrained(model)
         if self.tokenizer.chat_template is None:
             raise PolicyConfigError(f"{model}: the tokenizer has no chat template; use a chat/instruct checkpoint")
         dtype = torch.bfloat16 if self.device == "cuda" else torch.float32
-        self.lm = AutoModelForCausalLM.from_pretrained(model, dtype=dtype, trust_remote_code=trust_remote_code)
+        self.lm = AutoModelForCausalLM.from_pretrained(model, dtype=dtype)
         self.lm.to(self.device).eval()
         self.max_context = max_context or int(getattr(self.lm.config, "max_position_embeddings", 4096))
         self._generator = torch.Generator(device=self.device).manual_seed(seed)

@@ -33,12 +33,14 @@ import openai
 from openai.types.chat import ChatCompletion
 
 from envs.base import Task
+from rollouts.config import PolicyConfig
 from rollouts.errors import PolicyConfigError, PolicyError
 from rollouts.policies.base import Message, Policy
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
+_DEFAULTS = PolicyConfig(kind="openai")  # the policy's defaults are the config's: written once, there
 PLACEHOLDER_KEY = "EMPTY"  # what vLLM and `transformers serve` accept when started without --api-key
 RETRYABLE_STATUS = frozenset({408, 409, 429})  # plus every 5xx
 _HINTS = {
@@ -70,11 +72,11 @@ class OpenAIChatPolicy(Policy):
         model: str,
         base_url: str | None = None,
         *,
-        api_key_env: str = "OPENAI_API_KEY",
-        temperature: float = 0.0,
-        max_tokens: int = 512,
-        timeout_s: float = 60.0,
-        max_retries: int = 5,
+        api_key_env: str = _DEFAULTS.api_key_env,
+        temperature: float = _DEFAULTS.temperature,
+        max_tokens: int = _DEFAULTS.max_tokens,
+        timeout_s: float = _DEFAULTS.timeout_s,
+        max_retries: int = _DEFAULTS.max_retries,
         backoff_initial_s: float = 1.0,
         backoff_max_s: float = 30.0,
         stop: list[str] | None = None,

@@ -14,8 +14,9 @@ from envs.adventure.env import TextAdventureEnv
 from envs.adventure.game import Game
 from envs.adventure.oracle import oracle
 from envs.adventure.planner import plan
-from envs.adventure.world import MAX_MOVES, MIN_MOVES, SPLIT_SEED_BASE, SPLIT_SIZE
+from envs.adventure.world import MAX_MOVES, MIN_MOVES
 from envs.base import Task
+from envs.splits import SPLIT_SEED_BASE, SPLIT_SIZE
 from tests.envs.conftest import run_episode
 
 envs.register_env(SPEC)

@@ -4,7 +4,7 @@ passes, the oracle solves every seeded test task, a random agent almost none."""
 import pytest
 
 import envs
-from envs.check import check_env_quality
+from rollouts.envcheck import check_env_quality
 
 pytestmark = pytest.mark.integration
 

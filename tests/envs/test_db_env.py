@@ -11,8 +11,8 @@ from gymnasium.utils.env_checker import check_env
 import envs
 from envs.base import Task
 from envs.db.env import DBEnv
-from envs.db.generator import SPLIT_SEED_BASE, SPLIT_SIZE
 from envs.db.oracle import oracle
+from envs.splits import SPLIT_SEED_BASE, SPLIT_SIZE
 from tests.envs.conftest import run_episode
 
 SQL = "I will look at the table.\nAction: Operation\n```sql\nSELECT * FROM `{table}` LIMIT 3\n```"

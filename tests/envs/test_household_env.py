@@ -16,8 +16,9 @@ import envs
 from envs import household
 from envs.base import Task
 from envs.household.env import HouseholdEnv
-from envs.household.generator import SPLIT_SEED_BASE, SPLIT_SIZE, TASK_TYPES
+from envs.household.generator import TASK_TYPES
 from envs.household.oracle import oracle
+from envs.splits import SPLIT_SEED_BASE, SPLIT_SIZE
 
 ENV_ID = "agenttune/Household-v0"
 COMMAND_TEMPLATES = (

@@ -15,11 +15,12 @@ import envs
 from envs import kg
 from envs.base import Task
 from envs.kg.env import KGEnv
-from envs.kg.generator import CATEGORIES, SPLIT_SEED_BASE, SPLIT_SIZE
+from envs.kg.generator import CATEGORIES
 from envs.kg.graph import world
 from envs.kg.schema import ATTRIBUTES, RELATIONS
 from envs.kg.tools import TOOLS
 from envs.registry import _SPECS
+from envs.splits import SPLIT_SEED_BASE, SPLIT_SIZE
 from rollouts.episode import run_episode as rollout
 from rollouts.policies.oracle import OraclePolicy
 from rollouts.policies.random_policy import RandomPolicy

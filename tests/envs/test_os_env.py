@@ -14,8 +14,9 @@ import envs
 from envs.base import Task
 from envs.os import SPEC, checkers, load_os_tasks, oracle
 from envs.os.env import OSEnv
-from envs.os.generator import BUILDERS, SPLIT_SEED_BASE, SPLIT_SIZE
+from envs.os.generator import BUILDERS
 from envs.os.prompts import Answer, Bash, Invalid, parse_action
+from envs.splits import SPLIT_SEED_BASE, SPLIT_SIZE
 from tests.envs.conftest import run_episode
 
 OS_DEV = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "agentbench" / "os_dev.json"

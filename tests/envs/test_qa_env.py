@@ -13,9 +13,10 @@ import envs
 from envs.base import Task
 from envs.qa import SPEC
 from envs.qa.env import MultiHopQAEnv
-from envs.qa.generator import SPLIT_SEED_BASE, SPLIT_SIZE, TEMPLATES
+from envs.qa.generator import TEMPLATES
 from envs.qa.oracle import oracle
 from envs.qa.scoring import exact_match, f1_score, normalize_answer
+from envs.splits import SPLIT_SEED_BASE, SPLIT_SIZE
 from tests.envs.conftest import run_episode
 
 envs.register_env(SPEC)

@@ -12,9 +12,9 @@ from gymnasium.utils.env_checker import check_env
 import envs
 from envs import registry, webshop
 from envs.base import Task
+from envs.splits import SPLIT_SEED_BASE, SPLIT_SIZE
 from envs.webshop.catalogue import get_catalogue
 from envs.webshop.env import WebShopEnv
-from envs.webshop.goals import SPLIT_SEED_BASE, SPLIT_SIZE
 from envs.webshop.oracle import oracle
 from tests.envs.conftest import run_episode
 

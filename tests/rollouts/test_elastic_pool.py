@@ -12,6 +12,7 @@ import pytest
 import ray
 from ray.cluster_utils import Cluster
 
+from rollouts.config import PolicyConfig, PoolConfig
 from rollouts.pool import make_jobs, run_rollouts
 from rollouts.records import read_jsonl
 from tests.rollouts import fault_envs
@@ -36,11 +37,9 @@ def elastic_rollout(jobs, out, *, concurrency, on_record):
     """1 to 3 actors, on the slow fault env; returns the summary and the records, each id checked once."""
     s = run_rollouts(
         jobs,
-        policy_spec={"kind": "oracle"},
+        policy=PolicyConfig(kind="oracle"),
+        pool=PoolConfig(min_actors=1, max_actors=3, concurrency=concurrency),
         out_path=out,
-        min_actors=1,
-        max_actors=3,
-        concurrency=concurrency,
         env_kwargs=SLOW_STEPS,
         env_modules=["tests.rollouts.fault_envs_plugin"],
         scale_interval_s=0.25,

@@ -1,4 +1,5 @@
-from rollouts.filters import FilterRules, conversation_digest, filter_records, to_agentinstruct
+from rollouts.config import FilterConfig
+from rollouts.filters import conversation_digest, filter_records, to_agentinstruct
 
 
 def rec(i, *, reward=1.0, status="completed", invalid=0, env="agenttune/DB-v0", reply="Action: Answer", turns=None):
@@ -34,7 +35,7 @@ def test_each_drop_is_charged_to_its_first_failing_rule():
     ]
     kept, report = filter_records(
         records,
-        FilterRules(min_reward_per_env={"agenttune/WebShop-v0": 0.667}, max_tokens=20),
+        FilterConfig(min_reward_per_env={"agenttune/WebShop-v0": 0.667}, max_tokens=20),
         count_tokens=lambda r: sum(len(t["value"].split()) for t in r["conversations"]),
     )
     assert [r["id"] for r in kept] == ["t0-s0", "t7-s0"]
@@ -53,7 +54,7 @@ def test_each_drop_is_charged_to_its_first_failing_rule():
 def test_rules_can_be_switched_off():
     records = [rec(1, status="timeout"), rec(1, status="timeout"), rec(2, invalid=3)]
     kept, report = filter_records(
-        records, FilterRules(require_completed=False, require_well_formed=False, dedupe=False)
+        records, FilterConfig(require_completed=False, require_well_formed=False, dedupe=False)
     )
     assert len(kept) == 3 and report.dropped.total() == 0
 

@@ -10,6 +10,7 @@ import signal
 
 import pytest
 
+from rollouts.config import PolicyConfig, PoolConfig
 from rollouts.pool import make_jobs, run_rollouts
 from rollouts.records import read_jsonl
 from tests.openai_server import ScriptedChatServer
@@ -20,9 +21,11 @@ pytestmark = pytest.mark.integration
 FAULTY = {"env_modules": ["tests.rollouts.fault_envs_plugin"]}
 
 
-def run(jobs, out, **kw):
-    opts = {"policy_spec": {"kind": "oracle"}, "num_actors": 2, "concurrency": 4, "progress": False, **FAULTY}
-    return run_rollouts(jobs, out_path=out, **(opts | kw))
+def run(jobs, out, *, policy=None, pool=None, **kw):
+    """A rollout on 2 actors with 4 episodes in flight each; ``pool`` changes PoolConfig fields."""
+    pool_cfg = PoolConfig(**({"min_actors": 2, "max_actors": 2, "concurrency": 4} | (pool or {})))
+    policy_cfg = PolicyConfig(**(policy or {"kind": "oracle"}))
+    return run_rollouts(jobs, out_path=out, policy=policy_cfg, pool=pool_cfg, progress=False, **(FAULTY | kw))
 
 
 def exactly_once(jobs, out) -> dict[str, dict]:
@@ -35,7 +38,8 @@ def exactly_once(jobs, out) -> dict[str, dict]:
 
 def test_a_hanging_env_times_out_and_a_crashing_env_fails_only_its_episode(ray_2_cpus, tmp_path):
     jobs = make_jobs(fault_envs.tasks(["ok"] * 10 + ["hang", "raise"] + ["ok"] * 10), samples_per_task=2)
-    s = run(jobs, tmp_path / "t.jsonl", episode_timeout_s=2.0, env_kwargs={fault_envs.ENV_ID: {"step_delay_s": 0.05}})
+    slow = {fault_envs.ENV_ID: {"step_delay_s": 0.05}}
+    s = run(jobs, tmp_path / "t.jsonl", pool={"episode_timeout_s": 2.0}, env_kwargs=slow)
     recs = exactly_once(jobs, tmp_path / "t.jsonl")
     by_behaviour = collections.defaultdict(set)
     for r in recs.values():
@@ -47,7 +51,8 @@ def test_a_hanging_env_times_out_and_a_crashing_env_fails_only_its_episode(ray_2
 
 def test_envs_are_recycled_after_the_configured_number_of_episodes(ray_2_cpus, tmp_path):
     jobs = make_jobs(fault_envs.tasks(["ok"] * 14))
-    run(jobs, tmp_path / "t.jsonl", num_actors=1, concurrency=1, recycle_envs_after=3)
+    pool = {"min_actors": 1, "max_actors": 1, "concurrency": 1, "recycle_envs_after": 3}
+    run(jobs, tmp_path / "t.jsonl", pool=pool)
     recs = exactly_once(jobs, tmp_path / "t.jsonl")
     served = collections.Counter()
     for r in recs.values():
@@ -75,7 +80,8 @@ def test_a_killed_actor_s_episodes_run_again_and_finish(ray_2_cpus, tmp_path):
 
 def test_an_episode_that_kills_its_actor_is_recorded_as_env_error_after_max_attempts(ray_2_cpus, tmp_path):
     jobs = make_jobs(fault_envs.tasks(["ok"] * 6 + ["exit"] + ["ok"] * 6))
-    s = run(jobs, tmp_path / "t.jsonl", max_attempts=2, env_kwargs={fault_envs.ENV_ID: {"step_delay_s": 0.1}})
+    slow = {fault_envs.ENV_ID: {"step_delay_s": 0.1}}
+    s = run(jobs, tmp_path / "t.jsonl", pool={"max_attempts": 2}, env_kwargs=slow)
     recs = exactly_once(jobs, tmp_path / "t.jsonl")
     poison = recs.pop("faulty-0006-exit-s0")
     assert poison["status"] == "env_error" and "died 2 times" in poison["error"]
@@ -103,7 +109,7 @@ def test_endpoint_errors_are_retried_then_recorded_as_agent_error(ray_2_cpus, tm
         }
         if fault == "refused":
             server.stop()  # nothing listens on the port any more
-        s = run(jobs, tmp_path / "t.jsonl", policy_spec=policy)
+        s = run(jobs, tmp_path / "t.jsonl", policy=policy)
     recs = exactly_once(jobs, tmp_path / "t.jsonl")
     statuses = {r["status"] for r in recs.values()}
     if fault == "retried":
@@ -129,14 +135,14 @@ def test_an_actor_the_cluster_can_never_place_is_a_clear_error(ray_2_cpus, tmp_p
     from rollouts.errors import RolloutError
 
     with pytest.raises(RolloutError, match="needs 4 CPUs but the Ray cluster has 2"):
-        run(make_jobs(fault_envs.tasks(["ok"])), tmp_path / "t.jsonl", actor_options={"num_cpus": 4})
+        run(make_jobs(fault_envs.tasks(["ok"])), tmp_path / "t.jsonl", pool={"actor_cpus": 4})
 
 
 def test_a_policy_config_error_stops_the_rollout_with_its_cause(ray_2_cpus, tmp_path):
     from rollouts.errors import RolloutError
 
     with pytest.raises(RolloutError) as e:
-        run(make_jobs(fault_envs.tasks(["ok"] * 3)), tmp_path / "t.jsonl", policy_spec={"kind": "openai"})
+        run(make_jobs(fault_envs.tasks(["ok"] * 3)), tmp_path / "t.jsonl", policy={"kind": "openai"})
     assert str(e.value) == (
         "rollout actors fail to start (3 in a row): rollouts.errors.PolicyConfigError: "
         "rollout.policy.model: the openai policy needs the served model's name"

@@ -272,11 +272,11 @@ def test_hf_options_on_a_local_file_are_refused(tmp_path):
 def test_hf_fields_in_the_config_need_an_hf_path():
     from pydantic import ValidationError
 
-    from cluster.config import CorpusSection
+    from train.config import CorpusConfig
 
-    assert CorpusSection(path="hf://THUDM/AgentInstruct", split="db", revision="main").split == "db"
+    assert CorpusConfig(path="hf://THUDM/AgentInstruct", split="db", revision="main").split == "db"
     with pytest.raises(ValidationError, match=r"split, subset: only for hf:// datasets"):
-        CorpusSection(path="data.json", split="db", subset="x")
+        CorpusConfig(path="data.json", split="db", subset="x")
 
 
 def test_offline_unknown_hf_name_says_what_to_do(tmp_path):

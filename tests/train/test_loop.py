@@ -3,7 +3,9 @@ the last checkpoint, ``resume_from`` continues a finished run, and the export lo
 Also the loop's plain parts: the DeepSpeed config, rank 0's background MLflow writes, the launcher's shards."""
 
 import math
+import os
 import threading
+import time
 
 import pyarrow as pa
 import pytest
@@ -11,7 +13,7 @@ import torch
 from mlflow.tracking import MlflowClient
 from safetensors.torch import load_file
 
-from cluster.config import TrainConfig
+from train.config import TrainConfig
 from train.corpus import generate_general_records
 from train.launcher import micro_batches, shard
 from train.loop import BackgroundLog, collate, collate_arrow, deepspeed_config, export_model, fit
@@ -27,7 +29,19 @@ TRAIN = TrainConfig(
     num_workers=2,
     checkpoint_every=2,
     max_failures=1,
-).model_dump()
+)
+
+
+def die_after_step_3_on_the_last_rank(*, step: int, rank: int, world: int, resumed: bool) -> None:
+    """Fault injection (a ``fit`` step hook): the last rank exits with no goodbye, as on a lost node.
+
+    It waits a few seconds first: Ray Train's controller collects reports (and so learns of the
+    last checkpoint) on its health-check poll, every 2 s by default; a real failure comes long
+    after the last checkpoint was registered.
+    """
+    if step == 3 and rank == world - 1 and not resumed:
+        time.sleep(5)
+        os._exit(1)
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +55,9 @@ def ray_4_cpus():
 
 
 def test_deepspeed_config_follows_the_train_config():
-    ds = deepspeed_config(TRAIN | {"global_batch_size": 8, "precision": "bf16", "offload_optimizer": True})
+    ds = deepspeed_config(
+        TRAIN.model_copy(update={"global_batch_size": 8, "precision": "bf16", "offload_optimizer": True})
+    )
     assert ds["train_batch_size"] == 8 and ds["gradient_accumulation_steps"] == 4
     assert ds["zero_optimization"]["stage"] == 3 and ds["zero_optimization"]["offload_optimizer"]["device"] == "cpu"
     assert ds["bf16"]["enabled"] and not ds["fp16"]["enabled"] and ds["gradient_clipping"] == 1.0
@@ -164,7 +180,7 @@ def test_zero3_training_survives_a_killed_worker_and_resumes(ray_4_cpus, tmp_pat
         tracking_uri=uri,
         mlflow_run_id=run_id,
         name="t1",
-        fail_at_step=3,
+        step_hook=die_after_step_3_on_the_last_rank,
     )
     assert result.metrics["step"] == 4 and math.isfinite(result.metrics["train/loss"])
     history = client.get_metric_history(run_id, "train/loss")
@@ -184,7 +200,7 @@ def test_zero3_training_survives_a_killed_worker_and_resumes(ray_4_cpus, tmp_pat
 
     # resume_from a finished run continues its optimizer and step count.
     more = fit(
-        TRAIN | {"steps": 6, "resume_from": result.checkpoint.path},
+        TRAIN.model_copy(update={"steps": 6, "resume_from": result.checkpoint.path}),
         data_dir=tmp_path / "mix",
         model_path=str(tiny_checkpoint),
         storage_dir=tmp_path / "ray",

@@ -4,6 +4,8 @@ The oracle must solve every task (the grader accepts the gold solution) and a ra
 agent almost none (the tasks are not trivial). With ``tasks_file`` the tasks come from
 an external file (e.g. AgentBench's dbbench JSONL) and the oracle follows each task's
 own gold solution, so its success rate measures whether the env grades them right.
+
+It lives in ``rollouts`` because it plays episodes with the rollout policies; ``envs`` imports nothing of them.
 """
 
 from __future__ import annotations
@@ -14,13 +16,12 @@ from typing import Any
 from gymnasium.utils.env_checker import check_env
 
 from envs import registry
+from rollouts.episode import run_episode
+from rollouts.policies.oracle import OraclePolicy
+from rollouts.policies.random_policy import RandomPolicy
 
 
 def check_env_quality(env_id: str, *, num_tasks: int = 20, tasks_file: str | None = None) -> dict[str, Any]:
-    from rollouts.episode import run_episode
-    from rollouts.policies.oracle import OraclePolicy
-    from rollouts.policies.random_policy import RandomPolicy
-
     spec = registry.get_spec(env_id)
     if tasks_file:
         tasks = registry.load_tasks(spec.id, tasks_file)[:num_tasks]

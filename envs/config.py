@@ -1,0 +1,90 @@
+"""Which environments and tasks a stage plays: the ``envs`` part of a pipeline config.
+
+    sel = EnvSelection(id="agenttune/DB-v0", split="test", num_tasks=40)
+    tasks = select_tasks(sel)                                # generated, or read from sel.tasks_file
+    kwargs = env_kwargs([sel], sandbox="bwrap")              # constructor kwargs per env id
+
+``ConfigSection`` is the base of every typed config section in agenttune (rollouts, train, eval and
+cluster build theirs on it): unknown keys are errors, and assignments are validated too.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from envs import registry
+from envs.base import Task
+
+log = logging.getLogger(__name__)
+
+SandboxKind = Literal["bwrap", "none"]
+
+
+class ConfigSection(BaseModel):
+    """A config section: typed, every field documented, unknown keys rejected."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class EnvSelection(ConfigSection):
+    """One env and the tasks of it a stage plays."""
+
+    id: str = Field(description="Registered env id, e.g. agenttune/DB-v0 (`agenttune envs list` shows them).")
+    split: Literal["train", "test"] = Field(
+        "train", description="Generated split: 'train' for rollouts, 'test' for evaluation (their seeds never meet)."
+    )
+    num_tasks: int = Field(32, ge=1, description="How many tasks: seeded tasks of the split, or the file's first N.")
+    start: int = Field(0, ge=0, description="Offset of the first task within the split or the tasks file.")
+    tasks_file: str | None = Field(
+        None, description="Read tasks from this file in the env's external format (AgentBench JSON/JSONL) instead."
+    )
+    max_turns: int | None = Field(None, ge=1, description="Turn cap; None: the env's own default.")
+    env_kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="Keyword arguments for the env's constructor, e.g. {scripts_dir: ...}."
+    )
+
+
+def select_tasks(sel: EnvSelection) -> list[Task]:
+    """The tasks ``sel`` names: generated from its split, or read from its tasks file."""
+    if sel.tasks_file:
+        return registry.load_tasks(sel.id, sel.tasks_file)[sel.start : sel.start + sel.num_tasks]
+    return registry.generate_tasks(sel.id, sel.split, sel.num_tasks, start=sel.start)
+
+
+def env_kwargs(selections: list[EnvSelection], sandbox: SandboxKind) -> dict[str, dict[str, Any]]:
+    """Constructor kwargs per env id: each selection's own, plus the sandbox choice for envs that run commands."""
+    out: dict[str, dict[str, Any]] = {}
+    for sel in selections:
+        spec = registry.get_spec(sel.id)
+        kwargs = dict(sel.env_kwargs)
+        if spec.sandboxed:
+            kwargs.setdefault("sandbox", sandbox)
+        out[spec.id] = kwargs
+    return out
+
+
+def uses_sandbox(selections: list[EnvSelection]) -> bool:
+    return any(registry.get_spec(sel.id).sandboxed for sel in selections)
+
+
+def prepare_sandbox(selections: list[EnvSelection], sandbox: SandboxKind) -> dict[str, Any]:
+    """Before any actor starts: prove sandboxes work here, or say loudly that there are none.
+
+    Returns what applies, for the stage's params: ``{"sandbox.applied": "unused"}`` when no selected env runs
+    commands, ``{"sandbox.applied": "none"}``, or ``{"sandbox.applied": "bwrap", "sandbox.<probe key>": ...}``.
+    (Not ``sandbox``: that is the configured choice, already a param of the run a single stage logs to.)
+    """
+    if not uses_sandbox(selections):
+        return {"sandbox.applied": "unused"}
+    if sandbox == "none":
+        log.warning(
+            "!!! sandbox: none — agent commands run in a plain shell on this machine with NO isolation. "
+            "Use it only for trusted agents; this run's MLflow params record it. !!!"
+        )
+        return {"sandbox.applied": "none"}
+    from envs.sandbox import probe
+
+    return {"sandbox.applied": "bwrap", **{f"sandbox.{k}": v for k, v in probe().items()}}
