@@ -103,3 +103,22 @@ def test_validate_command_exit_codes(capsys, tmp_path):
     assert main(["validate", demo, "train.stepss=3", "train.lr=0"]) == 2
     err = capsys.readouterr().err
     assert "did you mean 'train.steps'" in err and "train.lr" in err
+
+
+def test_every_config_field_is_documented():
+    from pydantic import BaseModel
+
+    from cluster.config import _section_type
+
+    undocumented = []
+
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        for name, field in model.model_fields.items():
+            if not (field.description or "").strip():
+                undocumented.append(f"{prefix}{name}")
+            section = _section_type(field.annotation)
+            if section is not None:
+                walk(section, f"{prefix}{name}.")
+
+    walk(PipelineConfig, "")
+    assert not undocumented
