@@ -14,12 +14,15 @@ YAML values). Errors users can fix print one clear message and exit 2.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
+import signal
 import sys
 from collections.abc import Callable
 from typing import Any
 
+from cluster import signals
 from cluster.config import PipelineConfig, dump_config, load_config
 from cluster.errors import ClusterError
 
@@ -30,11 +33,36 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    previous = signals.install()
     try:
         return int(args.func(args) or 0)
     except (ClusterError, *_user_errors()) as e:
-        print(f"agenttune: error: {e}", file=sys.stderr)
-        return 2
+        return _fail(str(e))
+    except OSError as e:
+        if e.errno not in _STORAGE_ERRORS:
+            raise
+        where = f"{e.filename}: " if e.filename else ""
+        return _fail(f"{where}{e.strerror}: free space (or fix the permissions) and rerun; finished work is kept")
+    except KeyboardInterrupt:
+        signame = signals.interrupted_by()
+        print(
+            f"agenttune: interrupted ({signame}); rerun the same command to resume: finished episodes are "
+            "skipped and training continues from its last checkpoint",
+            file=sys.stderr,
+        )
+        return 128 + (signal.SIGTERM if signame == "SIGTERM" else signal.SIGINT)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+# Errors of the storage a run writes to: said in one line with the file, not as a traceback.
+_STORAGE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def _fail(message: str) -> int:
+    print(f"agenttune: error: {message}", file=sys.stderr)
+    return 2
 
 
 def _user_errors() -> tuple[type[Exception], ...]:
@@ -42,9 +70,9 @@ def _user_errors() -> tuple[type[Exception], ...]:
     from envs.errors import EnvsError
     from eval.errors import EvalError
     from rollouts.errors import RolloutError  # a bad policy config, a corrupt trajectory file, an unplaceable actor
-    from train.errors import DataFormatError
+    from train.errors import TrainError  # a malformed corpus, an empty mix, too few CPUs, a failed training
 
-    return (EnvsError, EvalError, RolloutError, DataFormatError)
+    return (EnvsError, EvalError, RolloutError, TrainError)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -79,8 +107,14 @@ def _parser() -> argparse.ArgumentParser:
     lp.set_defaults(func=cmd_envs_list)
     cp = envs_sub.add_parser("check", help="Env checker, oracle and random agent on N seeded test tasks.")
     cp.add_argument("env", help="env id, e.g. agenttune/DB-v0")
-    cp.add_argument("--tasks", type=int, default=20, help="number of tasks (default 20)")
-    cp.add_argument("--tasks-file", help="load tasks from a file the env supports instead of generating them")
+    cp.add_argument(
+        "--tasks", type=int, help="number of tasks (default: 20 generated ones, or every record of --tasks-file)"
+    )
+    cp.add_argument(
+        "--tasks-file",
+        help="load tasks from a file the env supports instead of generating them; malformed records are skipped "
+        "and listed",
+    )
     cp.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
     cp.set_defaults(func=cmd_envs_check)
 
@@ -94,10 +128,21 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    import os
+
+    from cluster.checks import capacity_problems, local_resources
+
     cfg = load_config(args.config, args.overrides)
+    if cfg.ray.address or os.environ.get("RAY_ADDRESS"):
+        note = "capacity is checked by each command against the cluster it joins"
+    else:
+        problems = capacity_problems(cfg, cfg.stages, local_resources(cfg), "the local Ray instance")
+        if problems:
+            raise ClusterError(f"{args.config}: " + "; ".join(problems))
+        note = "fits the local Ray instance"
     if not args.quiet:
         print(dump_config(cfg), end="")
-        print(f"# {args.config}: valid", file=sys.stderr)
+        print(f"# {args.config}: valid ({note})", file=sys.stderr)
     return 0
 
 
@@ -143,9 +188,14 @@ def cmd_envs_check(args: argparse.Namespace) -> int:
     report = check_env_quality(args.env, num_tasks=args.tasks, tasks_file=args.tasks_file)
     if not args.json:
         for k, v in report.items():
-            print(f"{k:>24}: {v}")
+            if k != "bad_tasks":  # one line each, below
+                print(f"{k:>24}: {v}")
+        for bad in report["bad_tasks"]:
+            where = f"line {bad['line']}" if "line" in bad else f"record {bad['record']}"
+            print(f"{'skipped':>24}: {bad['file']} {where}: {bad['reason']}")
     else:
         print(json.dumps(report))
+    # Bad records are the file's fault, reported above; the check judges the env on the tasks that loaded.
     return 0 if report["checker_passed"] else 1
 
 

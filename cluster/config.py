@@ -21,6 +21,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError
 
+from cluster.checks import reference_problems
 from cluster.errors import ConfigError
 from envs.config import ConfigSection, SandboxKind
 from eval.config import EvalConfig
@@ -114,7 +115,10 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     try:
         raw = yaml.safe_load(text) or {}
     except yaml.YAMLError as e:
-        raise ConfigError(str(path), [f"not valid YAML: {e}"]) from e
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        what = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ConfigError(str(path), [f"not valid YAML{where}: {what}"]) from None
     if not isinstance(raw, dict):
         raise ConfigError(str(path), ["the top level must be a mapping of sections (run, rollout, train, ...)"])
     lines = _key_lines(text)
@@ -132,9 +136,20 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     except ValidationError as e:
         problems += [_describe(err, raw, lines, overridden) for err in e.errors()]
         raise ConfigError(str(path), problems) from None
+    for key, problem in reference_problems(cfg):
+        problems.append(f"{key}: {problem}{_where(key, lines, overridden)}")
     if problems:
         raise ConfigError(str(path), problems)
     return cfg
+
+
+def _where(key: str, lines: dict[str, int], overridden: set[str]) -> str:
+    """Where a key's value came from: the command line, or its (or its closest section's) line in the file."""
+    parts = key.split(".")
+    prefixes = [".".join(parts[:n]) for n in range(len(parts), 0, -1)]
+    if any(prefix in overridden for prefix in prefixes):  # an override replaces what the file had there
+        return " (from the command line)"
+    return next((f" (line {lines[prefix]})" for prefix in prefixes if prefix in lines), "")
 
 
 def parse_override(item: str) -> tuple[str, Any]:

@@ -13,5 +13,8 @@ class ConfigError(ClusterError):
     def __init__(self, source: str, problems: list[str]):
         self.source = source
         self.problems = problems
-        lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"{source}: {len(problems)} problem(s) in the config:\n{lines}")
+        if len(problems) == 1:  # one line: the file, the key or line, what to do
+            super().__init__(f"{source}: {problems[0]}")
+        else:
+            lines = "\n".join(f"  - {p}" for p in problems)
+            super().__init__(f"{source}: {len(problems)} problems in the config:\n{lines}")

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 import time
 from typing import Any
 
 import ray
 
-from cluster import stages
+from cluster import signals, stages
+from cluster.checks import capacity_problems
 from cluster.config import PipelineConfig, dump_config, to_flat_params
+from cluster.errors import ClusterError
 from train import mlflow_utils as mlf
 
 log = logging.getLogger("agenttune")
@@ -36,11 +39,30 @@ def init_ray(cfg: PipelineConfig) -> None:
         logging_level=logging.WARNING,
     )
     ray.data.DataContext.get_current().enable_progress_bars = False
+    signals.install()  # ray.init replaced the SIGTERM handler with one that exits without unwinding
+
+
+def check_capacity(cfg: PipelineConfig, stages_to_run: list[str]) -> None:
+    """Before any stage starts: what the stages reserve must fit the cluster this process joined."""
+    if problems := capacity_problems(cfg, stages_to_run, ray.cluster_resources(), "the Ray cluster"):
+        raise ClusterError("; ".join(problems))
+
+
+def prepare_run_dir(cfg: PipelineConfig) -> None:
+    """Create ``run.dir`` and prove it takes a file, so an unwritable one fails before anything runs."""
+    try:
+        cfg.run_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=cfg.run_dir, prefix=".write-check-"):
+            pass
+    except OSError as e:
+        raise ClusterError(
+            f"run.dir: cannot write to {cfg.run_dir} ({e.strerror or e}); point run.dir at a writable directory"
+        ) from None
 
 
 def open_parent_run(cfg: PipelineConfig, stage: str) -> Any:
     """Start MLflow at the configured store and open the run that holds this invocation."""
-    cfg.run_dir.mkdir(parents=True, exist_ok=True)
+    prepare_run_dir(cfg)
     mlf.setup(cfg.tracking_uri(), cfg.mlflow.experiment)
     return mlf.stage_run(f"{cfg.run.name}:{stage}", parent=True, tags={"agenttune.run_dir": str(cfg.run_dir)})
 
@@ -54,7 +76,9 @@ def log_config(cfg: PipelineConfig) -> None:
 
 def run_pipeline(cfg: PipelineConfig, *, progress: bool = True) -> dict[str, Any]:
     """Run ``cfg.stages`` in order, each in a nested MLflow run under one parent run."""
+    prepare_run_dir(cfg)
     init_ray(cfg)
+    check_capacity(cfg, cfg.stages)
     results: dict[str, Any] = {"run_dir": str(cfg.run_dir)}
     timings: dict[str, float] = {}
     with open_parent_run(cfg, "pipeline") as parent_id:
@@ -74,7 +98,9 @@ def run_pipeline(cfg: PipelineConfig, *, progress: bool = True) -> dict[str, Any
 
 def run_single_stage(cfg: PipelineConfig, stage: str, *, progress: bool = True, model: str | None = None) -> Any:
     """One stage on its own (``agenttune rollout ...``), in a parent run of its own."""
+    prepare_run_dir(cfg)
     init_ray(cfg)
+    check_capacity(cfg, [stage])
     with open_parent_run(cfg, stage) as run_id:
         log_config(cfg)
         return stages.run_stage(stage, stages.StageContext(cfg, progress=progress, run_id=run_id, model=model))

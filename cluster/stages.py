@@ -93,13 +93,7 @@ class StageContext:
             from train.stage import resolve_base_model
 
             c = self.cfg
-            self._base_model = resolve_base_model(
-                c.model,
-                self.layout.base_model,
-                seed=c.run.seed,
-                env_selections=[*c.rollout.envs, *c.eval.envs],
-                sandbox=c.sandbox,
-            )
+            self._base_model = resolve_base_model(c.model, self.layout.base_model, seed=c.run.seed)
         return self._base_model
 
     def require(self, path: Path, stage: str) -> Path:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from envs import adventure, db, household, kg, qa, webshop
 from envs import os as os_env
-from envs.base import EnvSpec, Oracle, Task
+from envs.base import BadTask, EnvSpec, LoadedTasks, Oracle, Task
 from envs.errors import EnvError, EnvsError, TaskFormatError, UnknownEnvError
 from envs.registry import (
     generate_tasks,
@@ -26,9 +26,11 @@ for _module in (db, os_env, kg, household, webshop, qa, adventure):
     register_env(_module.SPEC)
 
 __all__ = [
+    "BadTask",
     "EnvError",
     "EnvSpec",
     "EnvsError",
+    "LoadedTasks",
     "Oracle",
     "Task",
     "TaskFormatError",

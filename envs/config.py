@@ -1,7 +1,8 @@
 """Which environments and tasks a stage plays: the ``envs`` part of a pipeline config.
 
     sel = EnvSelection(id="agenttune/DB-v0", split="test", num_tasks=40)
-    tasks = select_tasks(sel)                                # generated, or read from sel.tasks_file
+    selected = select_tasks(sel)                             # generated, or read from sel.tasks_file
+    bad = report_bad_tasks([selected])                       # the file's skipped records, each logged
     kwargs = env_kwargs([sel], sandbox="bwrap")              # constructor kwargs per env id
 
 ``ConfigSection`` is the base of every typed config section in agenttune (rollouts, train, eval and
@@ -11,12 +12,13 @@ cluster build theirs on it): unknown keys are errors, and assignments are valida
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from envs import registry
-from envs.base import Task
+from envs.base import LoadedTasks, OnBadTask
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +38,21 @@ class EnvSelection(ConfigSection):
     split: Literal["train", "test"] = Field(
         "train", description="Generated split: 'train' for rollouts, 'test' for evaluation (their seeds never meet)."
     )
-    num_tasks: int = Field(32, ge=1, description="How many tasks: seeded tasks of the split, or the file's first N.")
-    start: int = Field(0, ge=0, description="Offset of the first task within the split or the tasks file.")
+    num_tasks: int = Field(
+        32,
+        ge=1,
+        description="How many tasks: seeded tasks of the split, or the file's first N records (bad ones count).",
+    )
+    start: int = Field(
+        0, ge=0, description="Offset of the first task within the split, or the first record of the tasks file."
+    )
     tasks_file: str | None = Field(
         None, description="Read tasks from this file in the env's external format (AgentBench JSON/JSONL) instead."
+    )
+    on_bad_task: OnBadTask = Field(
+        "skip",
+        description="A malformed record in tasks_file: 'skip' it (logged and counted in the stage report as "
+        "bad_tasks) or 'error': stop at it, naming the file and its line or record.",
     )
     max_turns: int | None = Field(None, ge=1, description="Turn cap; None: the env's own default.")
     env_kwargs: dict[str, Any] = Field(
@@ -47,11 +60,28 @@ class EnvSelection(ConfigSection):
     )
 
 
-def select_tasks(sel: EnvSelection) -> list[Task]:
-    """The tasks ``sel`` names: generated from its split, or read from its tasks file."""
+def select_tasks(sel: EnvSelection) -> LoadedTasks:
+    """The tasks ``sel`` names: generated from its split, or read from its tasks file.
+
+    The result reads as the list of tasks; its ``bad`` holds the file's malformed records within the selection
+    (with ``on_bad_task: error`` the first of the file raises ``TaskFormatError`` instead).
+    """
     if sel.tasks_file:
-        return registry.load_tasks(sel.id, sel.tasks_file)[sel.start : sel.start + sel.num_tasks]
-    return registry.generate_tasks(sel.id, sel.split, sel.num_tasks, start=sel.start)
+        loaded = registry.load_tasks(sel.id, sel.tasks_file, on_bad_task=sel.on_bad_task)
+        return loaded.window(sel.start, sel.num_tasks)
+    tasks = registry.generate_tasks(sel.id, sel.split, sel.num_tasks, start=sel.start)
+    return LoadedTasks(registry.get_spec(sel.id).id, f"generated:{sel.split}", tasks)
+
+
+def report_bad_tasks(selections: Iterable[LoadedTasks]) -> list[dict[str, Any]]:
+    """Log a warning for each skipped bad task of ``selections``; return them as report entries
+    ``{"env", "file", "line" | "record", "reason"}``."""
+    entries = []
+    for selected in selections:
+        for bad in selected.bad:
+            log.warning("skipped a bad %s task at %s: %s", selected.env_id, bad.where, bad.reason)
+        entries += selected.bad_report()
+    return entries
 
 
 def env_kwargs(selections: list[EnvSelection], sandbox: SandboxKind) -> dict[str, dict[str, Any]]:

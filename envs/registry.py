@@ -7,6 +7,7 @@ gymnasium under its versioned id, so both of these work once ``envs`` is importe
     env = envs.make_env("DB")                      # short names resolve: "DB", "db", "DB-v0"
     env = gymnasium.make("agenttune/DB-v0")        # plain gymnasium
     tasks = envs.generate_tasks("DB", "train", n=100)
+    loaded = envs.load_tasks("DB", "standard.jsonl", on_bad_task="skip")   # loaded.tasks; loaded.bad: skipped records
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 import gymnasium
 
-from envs.base import EnvSpec, Split, Task
+from envs.base import EnvSpec, LoadedTasks, OnBadTask, Split, Task
 from envs.errors import EnvsError, UnknownEnvError
 
 _SPECS: dict[str, EnvSpec] = {}
@@ -79,12 +80,16 @@ def generate_tasks(env_id: str, split: Split, n: int, start: int = 0) -> list[Ta
     return spec.generate_tasks(split, n, start)
 
 
-def load_tasks(env_id: str, path: str) -> list[Task]:
-    """Tasks read from a file in the env's external format (for DB: AgentBench dbbench JSONL)."""
+def load_tasks(env_id: str, path: str, *, on_bad_task: OnBadTask = "error") -> LoadedTasks:
+    """Tasks read from a file in the env's external format (for DB: AgentBench dbbench JSONL).
+
+    With ``on_bad_task="skip"`` malformed records are left out and listed in the result's ``bad`` (file, line or
+    record, reason); with "error" the first raises ``TaskFormatError``. The result reads as its list of tasks.
+    """
     spec = get_spec(env_id)
     if spec.load_tasks is None:
         raise EnvsError(f"{spec.id} has no task loader; it only generates tasks (generate_tasks)")
-    return spec.load_tasks(path)
+    return spec.load_tasks(path, on_bad_task=on_bad_task)
 
 
 def oracle_action(task: Task, messages: list[dict[str, str]]) -> str:

@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -38,6 +38,14 @@ class PolicyConfig(ConfigSection):
     timeout_s: float = Field(60.0, gt=0, description="openai: seconds before one request is abandoned and retried.")
     max_retries: int = Field(
         5, ge=0, description="openai: retries of a failed request (429, 5xx, timeouts) before the episode fails."
+    )
+    stop: list[str] | None = Field(
+        None, description="openai: stop sequences sent with every request, e.g. ['Observation:'] (None: none)."
+    )
+    extra_body: dict[str, Any] = Field(
+        default_factory=dict,
+        description="openai: extra fields merged into every request body, for server-specific sampling options "
+        "(e.g. vLLM's {top_k: 20, repetition_penalty: 1.05}).",
     )
 
 

@@ -3,7 +3,8 @@
 The oracle must solve every task (the grader accepts the gold solution) and a random
 agent almost none (the tasks are not trivial). With ``tasks_file`` the tasks come from
 an external file (e.g. AgentBench's dbbench JSONL) and the oracle follows each task's
-own gold solution, so its success rate measures whether the env grades them right.
+own gold solution, so its success rate measures whether the env grades them right; the
+file's malformed records are reported (``bad_tasks``: file, line or record, reason), not run.
 
 It lives in ``rollouts`` because it plays episodes with the rollout policies; ``envs`` imports nothing of them.
 """
@@ -16,17 +17,23 @@ from typing import Any
 from gymnasium.utils.env_checker import check_env
 
 from envs import registry
+from envs.base import LoadedTasks
 from rollouts.episode import run_episode
 from rollouts.policies.oracle import OraclePolicy
 from rollouts.policies.random_policy import RandomPolicy
 
 
-def check_env_quality(env_id: str, *, num_tasks: int = 20, tasks_file: str | None = None) -> dict[str, Any]:
+def check_env_quality(env_id: str, *, num_tasks: int | None = None, tasks_file: str | None = None) -> dict[str, Any]:
+    """Check ``num_tasks`` tasks: seeded test tasks (default 20), or the file's first records (default: all).
+
+    A file's malformed records do not fail the check: they are skipped and listed under ``bad_tasks``.
+    """
     spec = registry.get_spec(env_id)
     if tasks_file:
-        tasks = registry.load_tasks(spec.id, tasks_file)[:num_tasks]
+        loaded = registry.load_tasks(spec.id, tasks_file, on_bad_task="skip")
+        tasks = loaded.window(0, num_tasks) if num_tasks is not None else loaded
     else:
-        tasks = registry.generate_tasks(spec.id, "test", num_tasks)
+        tasks = LoadedTasks(spec.id, "generated:test", registry.generate_tasks(spec.id, "test", num_tasks or 20))
     checker_error = None
     with registry.make_env(spec.id) as env:
         try:
@@ -51,4 +58,6 @@ def check_env_quality(env_id: str, *, num_tasks: int = 20, tasks_file: str | Non
         "random_success_rate": rates["random"],
         "oracle_status": statuses["oracle"],
         "random_status": statuses["random"],
+        "bad_task_count": len(tasks.bad),
+        "bad_tasks": tasks.bad_report(),
     }

@@ -8,6 +8,7 @@ rerun can skip what is already there.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -106,14 +107,23 @@ class JsonlWriter:
         self._f = self.path.open("a", encoding="utf-8")
 
     def write(self, record: dict[str, Any]) -> None:
-        self._f.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self._f.flush()
+        try:
+            self._f.write(json.dumps(record, ensure_ascii=False) + "\n")
+            self._f.flush()
+        except OSError as e:  # a full disk: say which file (a rerun repairs the cut line and resumes)
+            raise OSError(e.errno, e.strerror, str(self.path)) from e
 
     def close(self) -> None:
-        if not self._f.closed:
+        if self._f.closed:
+            return
+        try:
             self._f.flush()
             os.fsync(self._f.fileno())
-            self._f.close()
+        except OSError as e:
+            raise OSError(e.errno, e.strerror, str(self.path)) from e
+        finally:
+            with contextlib.suppress(OSError):  # what did not fit stays unwritten; the rerun repairs the line
+                self._f.close()
 
     def __enter__(self) -> JsonlWriter:
         return self
@@ -156,6 +166,9 @@ def write_json_atomic(path: str | Path, obj: Any) -> Path:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(obj, f, ensure_ascii=False, indent=1)
         os.replace(tmp, path)
+    except OSError as e:  # a full disk: nothing half-written stays, and the error names the file
+        Path(tmp).unlink(missing_ok=True)
+        raise OSError(e.errno, e.strerror, str(path)) from e
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -172,6 +185,9 @@ def write_jsonl_atomic(path: str | Path, records: Iterable[dict[str, Any]]) -> P
             for rec in records:
                 f.write(json.dumps(rec, ensure_ascii=False) + "\n")
         os.replace(tmp, path)
+    except OSError as e:  # a full disk: nothing half-written stays, and the error names the file
+        Path(tmp).unlink(missing_ok=True)
+        raise OSError(e.errno, e.strerror, str(path)) from e
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from envs.config import SandboxKind, env_kwargs, prepare_sandbox, select_tasks
+from envs.config import SandboxKind, env_kwargs, prepare_sandbox, report_bad_tasks, select_tasks
 from rollouts.config import FilterConfig, RolloutConfig
 from rollouts.filters import filter_records, to_agentinstruct
+from rollouts.policies import preflight
 from rollouts.pool import import_env_modules, make_jobs, run_rollouts
 from rollouts.records import (
     env_metric_key,
@@ -45,12 +46,19 @@ class StageOutput:
 def run_rollout_stage(
     cfg: RolloutConfig, *, trajectories: Path, sandbox: SandboxKind, progress: bool = True
 ) -> StageOutput:
-    """Play every (task, sample) of ``cfg.envs`` into ``trajectories`` (JSONL; a rerun resumes)."""
+    """Play every (task, sample) of ``cfg.envs`` into ``trajectories`` (JSONL; a rerun resumes).
+
+    Malformed records of a task file are skipped (``on_bad_task: skip``), logged, and listed in the report's
+    ``bad_tasks`` ({env, file, line | record, reason}).
+    """
     import_env_modules(cfg.env_modules)
     params = prepare_sandbox(cfg.envs, sandbox)
-    jobs = []
+    preflight(cfg.policy)
+    jobs, selections = [], []
     for sel in cfg.envs:
-        jobs += make_jobs(select_tasks(sel), samples_per_task=cfg.samples_per_task, max_turns=sel.max_turns)
+        selections.append(select_tasks(sel))
+        jobs += make_jobs(selections[-1], samples_per_task=cfg.samples_per_task, max_turns=sel.max_turns)
+    bad_tasks = report_bad_tasks(selections)  # logged now, before the pool's progress output
     summary = run_rollouts(
         jobs,
         policy=cfg.policy,
@@ -60,6 +68,7 @@ def run_rollout_stage(
         env_modules=cfg.env_modules,
         progress=progress,
     ).to_dict()
+    summary |= {"bad_task_count": len(bad_tasks), "bad_tasks": bad_tasks}
     if cfg.output_format == "parquet":  # JSONL stays the append log; Parquet is a finished copy
         write_parquet_atomic(trajectories.with_suffix(".parquet"), read_jsonl(trajectories))
     sample = write_jsonl_atomic(trajectories.with_name(SAMPLE_FILE), sample_records(read_jsonl(trajectories)))
@@ -67,7 +76,7 @@ def run_rollout_stage(
 
 
 def rollout_metrics(summary: dict[str, Any]) -> dict[str, float]:
-    """The rollout run's MLflow metrics from a ``RolloutSummary.to_dict()``."""
+    """The rollout run's MLflow metrics from a ``RolloutSummary.to_dict()`` (and the stage's ``bad_task_count``)."""
     metrics = {
         "rollout/episodes": summary["finished"],
         "rollout/skipped_existing": summary["skipped_existing"],
@@ -76,6 +85,7 @@ def rollout_metrics(summary: dict[str, Any]) -> dict[str, float]:
         "rollout/peak_actors": summary["peak_actors"],
         "rollout/actor_deaths": summary["actor_deaths"],
         "rollout/requeued": summary["requeued"],
+        "rollout/bad_tasks": summary.get("bad_task_count", 0),  # malformed records the task files' loaders skipped
     }
     metrics |= {f"rollout/status/{k}": v for k, v in summary["status"].items()}
     for env_id, c in summary["per_env"].items():

@@ -68,8 +68,10 @@ class ScriptedChatServer:
         model: str = "scripted-model",
         host: str = "127.0.0.1",
         backlog: int = 1024,  # well above the benchmark's 256 simultaneous connects
+        api_key: str | None = None,  # when set, a request without "Bearer <api_key>" gets 401, as OpenAI answers
     ) -> None:
         self.responder = responder
+        self.api_key = api_key
         self.delay_s = delay_s
         self.model = model
         self._host = host
@@ -176,6 +178,8 @@ class ScriptedChatServer:
         except json.JSONDecodeError:
             return _error(400, "request body is not JSON")
         fault = self._record(request, body)
+        if not self._authorized(request):
+            return _error(401, "Incorrect API key provided")
         if fault is not None and fault.hang_s is not None:
             await self._sleep(fault.hang_s)
             return _error(503, "hung request released")  # the client has normally given up by now
@@ -192,9 +196,14 @@ class ScriptedChatServer:
 
     async def _models(self, request: web.Request) -> web.StreamResponse:
         self._record(request, None)
+        if not self._authorized(request):
+            return _error(401, "Incorrect API key provided")
         return web.json_response(
             {"object": "list", "data": [{"id": self.model, "object": "model", "created": 0, "owned_by": "tests"}]}
         )
+
+    def _authorized(self, request: web.Request) -> bool:
+        return self.api_key is None or request.headers.get("Authorization") == f"Bearer {self.api_key}"
 
     def _record(self, request: web.Request, body: dict[str, Any] | None) -> _Fault | None:
         """Record the request and pop the next fault for chat calls, atomically."""

@@ -1,7 +1,8 @@
 """The layout holds: imports flow one way (envs <- rollouts -> train -> eval, cluster on top), no module
 imports another that imports it back, package tests leave ``cluster`` alone, and no file is over 600 lines.
 
-Imports are read from the source (AST), wherever they stand: at the top of a file or inside a function.
+Imports are read from the source (AST), wherever they stand: at the top of a file or inside a function
+(only those under ``if TYPE_CHECKING:`` are left out: they never run).
 """
 
 from __future__ import annotations
@@ -34,10 +35,23 @@ def is_module(name: str) -> bool:
     return base.with_suffix(".py").is_file() or (base / "__init__.py").is_file()
 
 
+def runtime_nodes(tree: ast.AST) -> list[ast.AST]:
+    """Every node of ``tree`` except those under ``if TYPE_CHECKING:`` (annotations only: never imported)."""
+    out, todo = [], [tree]
+    while todo:
+        node = todo.pop()
+        out.append(node)
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            todo += node.orelse
+            continue
+        todo += ast.iter_child_nodes(node)
+    return out
+
+
 def imports(path: Path) -> set[str]:
     """The first-party modules ``path`` imports: ``from a.b import c`` is ``a.b.c`` when that is a module."""
     out = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in runtime_nodes(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
             out |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:

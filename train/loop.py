@@ -18,11 +18,14 @@ bench/train_throughput.py measures Ray Train against. ``train/mfu`` is logged fr
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import shutil
 import tempfile
+import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -35,6 +38,8 @@ from train.config import TrainConfig
 from train.errors import TrainError
 from train.mfu import mfu, model_flops, peak_tflops
 from train.packing import IGNORE, SOURCES
+
+log = logging.getLogger(__name__)
 
 HF_EXPORT_DIR = "hf"
 DS_TAG = "ds"  # DeepSpeed checkpoint tag inside each Ray Train checkpoint
@@ -140,6 +145,9 @@ def build_engine(cfg: TrainConfig, model_path: str, *, seed: int, rank: int) -> 
     import deepspeed
     import torch
 
+    # DeepSpeed calls collectives that this torch deprecated: every rank would print the same FutureWarning
+    # on every step, burying the run's own output.
+    warnings.filterwarnings("ignore", message=r"`torch\.distributed\.\w+` is deprecated", category=FutureWarning)
     torch.manual_seed(seed + rank)
     ds_cfg = deepspeed_config(cfg)
     deepspeed.init_distributed(dist_backend="nccl" if cfg.use_gpu else "gloo")
@@ -506,22 +514,64 @@ def fit(
             worker_runtime_env={"env_vars": {"DS_ACCELERATOR": os.environ["DS_ACCELERATOR"]}},
         ),
     )
-    result = trainer.fit()
+    result = _off_the_main_thread(trainer.fit)
     if result.error:
-        raise TrainError(f"training failed: {result.error}") from result.error
+        log.error("training failed:\n%s", result.error)
+        first = str(result.error).strip().splitlines()[0] if str(result.error).strip() else type(result.error).__name__
+        raise TrainError(
+            f"training failed: {first} (the workers' traceback is logged above); fix the cause and rerun: "
+            "training continues from the last checkpoint"
+        ) from result.error
     return result
 
 
+def _off_the_main_thread(fn: Callable[[], Any]) -> Any:
+    """``fn()`` on a helper thread, the main thread waiting (interruptibly) for it.
+
+    On the main thread, ``TorchTrainer.fit`` installs its own SIGINT handler, which aborts the run and then
+    exits the whole process with status 0, skipping every cleanup of the caller. Off the main thread it
+    installs none: Ctrl-C (and SIGTERM, which the CLI turns into the same) raises KeyboardInterrupt here,
+    the caller's runs and files are closed properly, and a rerun continues from the last checkpoint.
+    """
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["result"] = fn()
+        except BaseException as e:  # noqa: BLE001 - handed to the waiting thread, which raises it
+            box["error"] = e
+
+    thread = threading.Thread(target=target, name="ray-train-fit", daemon=True)
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
+
+
 def _check_capacity(train_cfg: TrainConfig) -> None:
-    """Fail fast instead of hanging: workers and Ray Data's read tasks both need CPUs."""
-    need = train_cfg.num_workers * train_cfg.cpus_per_worker + 1
-    have = ray.cluster_resources().get("CPU", 0)
-    if have < need:
-        raise TrainError(
-            f"the Ray cluster has {have:g} CPUs, but train.num_workers x train.cpus_per_worker plus one CPU for "
-            f"Ray Data needs {need:g}: lower train.cpus_per_worker or train.num_workers, or give Ray more CPUs "
-            "(ray.num_cpus for a local instance, `ray start --num-cpus N` for a cluster)"
+    """Fail fast instead of hanging: workers and Ray Data's read tasks both need CPUs (and GPUs with use_gpu)."""
+    if missing := capacity_problems(train_cfg, ray.cluster_resources(), "the Ray cluster"):
+        raise TrainError("; ".join(missing))
+
+
+def capacity_problems(train_cfg: TrainConfig, resources: dict[str, float], where: str) -> list[str]:
+    """What training reserves that ``resources`` (a cluster's CPU and GPU totals) cannot give."""
+    problems = []
+    need = train_cfg.num_workers * train_cfg.cpus_per_worker + 1  # + one CPU for Ray Data's read tasks
+    cpus, gpus = resources.get("CPU", 0.0), resources.get("GPU", 0.0)
+    if cpus < need:
+        problems.append(
+            f"train: {train_cfg.num_workers} workers x {train_cfg.cpus_per_worker:g} CPUs plus one for Ray Data need "
+            f"{need:g} CPUs, and {where} has {cpus:g}: lower train.num_workers or train.cpus_per_worker, or add "
+            "CPUs (ray.num_cpus for a local instance, `ray start --num-cpus N` on a cluster)"
         )
+    if train_cfg.use_gpu and gpus < train_cfg.num_workers:
+        problems.append(
+            f"train: train.use_gpu puts each of the {train_cfg.num_workers} workers on a GPU, and {where} has "
+            f"{gpus:g} GPUs: lower train.num_workers, or add GPU nodes"
+        )
+    return problems
 
 
 def export_model(result: ray.train.Result, dest: str | Path) -> Path:

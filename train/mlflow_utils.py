@@ -113,10 +113,22 @@ def setup(tracking_uri: str, experiment: str) -> str:
 
 @contextlib.contextmanager
 def stage_run(name: str, *, parent: bool = False, tags: dict[str, str] | None = None) -> Iterator[str]:
-    """Open an MLflow run for a pipeline stage, nested when a run is already active."""
+    """Open an MLflow run for a pipeline stage, nested when a run is already active.
+
+    It ends FINISHED, FAILED on an error, or KILLED when the command was interrupted (Ctrl-C, or SIGTERM
+    turned into KeyboardInterrupt by the CLI): never left RUNNING.
+    """
     nested = mlflow.active_run() is not None and not parent
-    with mlflow.start_run(run_name=name, nested=nested, tags={"agenttune.stage": name, **(tags or {})}) as run:
+    run = mlflow.start_run(run_name=name, nested=nested, tags={"agenttune.stage": name, **(tags or {})})
+    try:
         yield run.info.run_id
+    except KeyboardInterrupt:
+        mlflow.end_run("KILLED")
+        raise
+    except BaseException:
+        mlflow.end_run("FAILED")
+        raise
+    mlflow.end_run("FINISHED")
 
 
 def log_params(params: Mapping[str, Any], run_id: str | None = None) -> None:

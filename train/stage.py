@@ -1,6 +1,6 @@
 """The mix and train stages, and the base model they start from: the entry points ``agenttune mix|train`` call.
 
-    base = resolve_base_model(cfg.model, run / "base_model", seed=0, env_selections=..., sandbox="bwrap")
+    base = resolve_base_model(cfg.model, run / "base_model", seed=0)
     out = run_mix_stage(cfg.mix, train=cfg.train, kept=..., out_dir=run / "mix", tokenizer_path=base, ...)
     out = run_train_stage(cfg.train, mix_dir=run / "mix", model_path=base, storage_dir=..., export_dir=...)
 
@@ -20,32 +20,31 @@ from rollouts.records import write_json_atomic
 from rollouts.stage import StageOutput
 from train import mlflow_utils as mlf
 from train.config import CorpusConfig, MixConfig, ModelConfig, TrainConfig
+from train.errors import DataFormatError, TrainError
 
 log = logging.getLogger(__name__)
 
 MIX_LINEAGE = "lineage.json"  # in the mix folder: the corpora the mix read, for the train run to log
 TOKENIZER_CORPUS_RECORDS = 500
 ENV_TEXT_EPISODES = 20  # oracle episodes per env whose text the tiny tokenizer learns from
+TOKENIZER_CORPUS_VERSION = "agenttune-tiny-corpus-v1"  # bump when tokenizer_corpus changes
 
 
 # ----------------------------------------------------------------------------- base model
 
 
-def resolve_base_model(
-    cfg: ModelConfig, out_dir: Path, *, seed: int, env_selections: list[EnvSelection], sandbox: SandboxKind
-) -> str:
-    """The base model's path or hub id; builds the local tiny model (under ``out_dir``) on first use.
+def resolve_base_model(cfg: ModelConfig, out_dir: Path, *, seed: int) -> str:
+    """The base model's path or hub id; builds the local tiny model under ``out_dir`` once per run dir.
 
-    The tiny tokenizer learns from a generated general corpus plus oracle episodes of ``env_selections``, so the
-    words of the envs' prompts and actions are tokens of their own.
+    The tiny tokenizer learns from a generated general corpus plus oracle episodes of every built-in env, so
+    the words of their prompts and actions are tokens of their own. The corpus depends on nothing in the
+    config but the seed (adding an eval env must not change the base model), and a built model is reused
+    without playing those episodes again.
     """
     if cfg.name_or_path != "tiny":
         return cfg.name_or_path
-    from train.corpus import generate_general_records
     from train.tiny import build_tiny_checkpoint
 
-    texts = [t["value"] for r in generate_general_records(TOKENIZER_CORPUS_RECORDS, seed) for t in r["conversations"]]
-    texts += _env_texts(env_selections, sandbox)
     t = cfg.tiny
     build_tiny_checkpoint(
         out_dir,
@@ -54,25 +53,45 @@ def resolve_base_model(
         layers=t.num_layers,
         heads=t.num_heads,
         seed=seed,
-        corpus=texts,
+        corpus=lambda: tokenizer_corpus(seed),
+        corpus_id=f"{TOKENIZER_CORPUS_VERSION}/seed={seed}",
         chat_template=t.chat_template,
     )
     return str(out_dir)
 
 
-def _env_texts(selections: list[EnvSelection], sandbox: SandboxKind) -> list[str]:
-    """Prompts and oracle replies of each selected env (tasks far from any split's start)."""
+def tokenizer_corpus(seed: int) -> list[str]:
+    """The tiny tokenizer's text: generated general records, then the prompts and oracle replies of every
+    built-in env (tasks far from any split's start). Envs that run commands are not played (that would need a
+    sandbox on this machine); their tasks' text stands in: descriptions, set-up and example solutions."""
     import envs
     from rollouts.episode import run_episode
     from rollouts.policies.oracle import OraclePolicy
+    from train.corpus import generate_general_records
 
-    texts = []
-    for env_id, kw in env_kwargs(selections, sandbox).items():
-        with envs.make_env(env_id, **kw) as env:
-            for task in envs.generate_tasks(env_id, "train", ENV_TEXT_EPISODES, start=5_000_000):
-                rec = run_episode(env, OraclePolicy(), task)
-                texts += [t["value"] for t in rec["conversations"]]
+    texts = [t["value"] for r in generate_general_records(TOKENIZER_CORPUS_RECORDS, seed) for t in r["conversations"]]
+    for spec in envs.list_specs():
+        if not spec.entry_point.startswith("envs."):  # a user's env (rollout.env_modules) must not change it
+            continue
+        tasks = envs.generate_tasks(spec.id, "train", ENV_TEXT_EPISODES, start=5_000_000)
+        if spec.sandboxed:
+            texts += [text for task in tasks for text in _strings(task.payload)]
+            continue
+        with envs.make_env(spec.id) as env:
+            for task in tasks:
+                texts += [t["value"] for t in run_episode(env, OraclePolicy(), task)["conversations"]]
     return texts
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string inside a JSON-like value, depth first."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list | tuple):
+        return [s for v in value for s in _strings(v)]
+    return []
 
 
 # ----------------------------------------------------------------------------- mix
@@ -112,9 +131,20 @@ def run_mix_stage(
                 from train.corpus import write_general_corpus
 
                 path = str(write_general_corpus(generated_corpus, c.num_records, seed))
-            corpus = load_corpus(
-                path, c.format, cfg.on_bad_record, split=c.split, revision=c.revision, subset=c.subset, key=key
-            )
+            try:
+                corpus = load_corpus(
+                    path, c.format, cfg.on_bad_record, split=c.split, revision=c.revision, subset=c.subset, key=key
+                )
+            except DataFormatError as e:
+                if e.line is None:
+                    raise
+                hint = "fix that record, or set mix.on_bad_record=skip to skip bad records (they are counted)"
+                raise DataFormatError(e.path, e.line, f"{e.message}; {hint}", reason=e.reason, unit=e.unit) from None
+            if not corpus.records:
+                raise TrainError(
+                    f"{key}.path: {corpus.source} holds no usable records ({corpus.rows} read, "
+                    f"{sum(corpus.skipped.values())} skipped): point it at a corpus with conversations, or remove it"
+                )
             for reason, n in corpus.skipped.items():
                 skipped[f"{section}.{i}.{reason}"] = n
             inputs.append(mlf.corpus_input(corpus, name=_dataset_name(c.path, corpus), role=role, config_key=key))
@@ -123,6 +153,12 @@ def run_mix_stage(
 
     rolled = kept_corpus.records
     extra = load(cfg.agent_extra, "agent_extra", "agent")
+    if not rolled and not extra:
+        raise TrainError(
+            f"nothing to mix: {kept} holds no kept trajectories (the filter's report says why it dropped each "
+            "episode) and mix.agent_extra adds none; loosen the filter (filter.min_reward, filter.max_tokens), "
+            "roll out more tasks, or add agent data under mix.agent_extra"
+        )
     general = load(cfg.general, "general", "general")
     for entry in inputs:  # before mixing, so a failed mix still shows what it read
         mlf.log_dataset_input(entry)

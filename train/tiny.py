@@ -15,7 +15,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -87,7 +87,8 @@ def build_tiny_checkpoint(
     layers: int = 2,
     heads: int = 4,
     seed: int = 0,
-    corpus: Iterable[str] | None = None,
+    corpus: Iterable[str] | Callable[[], Iterable[str]] | None = None,
+    corpus_id: str | None = None,
     chat_template: ChatTemplateName = "llama2",
     max_position_embeddings: int = 4096,
 ) -> Path:
@@ -95,9 +96,15 @@ def build_tiny_checkpoint(
 
     Deterministic for the same arguments. If ``out_dir`` already holds a checkpoint built with the same
     arguments it is reused as is; the build happens in a temporary folder renamed into place when complete.
+    The tokenizer's training text is ``corpus`` (default: ``default_corpus()``). When the text is costly to
+    make, pass a function as ``corpus`` and a ``corpus_id`` that names it: a checkpoint with the same id is
+    then reused without making the text at all.
     """
     out_dir = Path(out_dir)
-    texts = list(corpus) if corpus is not None else default_corpus()
+    texts: list[str] | None = None
+    if corpus_id is None:
+        texts = list((corpus() if callable(corpus) else corpus) if corpus is not None else default_corpus())
+        corpus_id = "sha256:" + hashlib.sha256("\x00".join(texts).encode()).hexdigest()
     settings = {
         "vocab_size": vocab_size,
         "hidden_size": hidden_size,
@@ -106,7 +113,7 @@ def build_tiny_checkpoint(
         "seed": seed,
         "chat_template": chat_template,
         "max_position_embeddings": max_position_embeddings,
-        "corpus_sha256": hashlib.sha256("\x00".join(texts).encode()).hexdigest(),
+        "corpus": corpus_id,
     }
     if _is_complete(out_dir, settings):
         return out_dir
@@ -116,6 +123,8 @@ def build_tiny_checkpoint(
     os.umask(umask)
     tmp.chmod(0o777 & ~umask)  # mkdtemp makes it owner-only; the checkpoint should read like any folder
     try:
+        if texts is None:
+            texts = list((corpus() if callable(corpus) else corpus) if corpus is not None else default_corpus())
         tokenizer = build_tiny_tokenizer(texts, vocab_size=vocab_size, chat_template=chat_template)
         tokenizer.save_pretrained(tmp)
         _build_model(tokenizer, settings).save_pretrained(tmp)

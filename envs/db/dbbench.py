@@ -13,6 +13,7 @@ payload's columns are TEXT (the declared type is kept as ``declared_type``) and 
 table hashes of ``answer_md5`` come out the same.
 
     python -c "from envs.db.dbbench import load_dbbench; print(len(load_dbbench('dbbench_dev.jsonl')))"
+    loaded = load_dbbench("standard.jsonl", on_bad_task="skip")   # loaded.tasks, loaded.bad (line, reason)
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from envs.base import Task
+from envs.base import BadTask, LoadedTasks, OnBadTask, Task
 from envs.db.payload import ENV_ID, DBPayload, Kind, payload_problems
 from envs.errors import TaskFormatError
 
@@ -31,26 +32,39 @@ _MODIFYING: dict[str, Kind] = {"INSERT": "insert", "UPDATE": "update", "DELETE":
 _HEX_DIGEST = re.compile(r"^[0-9a-f]{32}$")
 
 
-def load_dbbench(path: str | Path) -> list[Task]:
-    """Every task in a dbbench JSONL file, with ids like ``dbbench-dev-0007`` (file stem + record number)."""
+def load_dbbench(path: str | Path, *, on_bad_task: OnBadTask = "error") -> LoadedTasks:
+    """The tasks of a dbbench JSONL file, with ids like ``dbbench-dev-0007`` (file stem + record position).
+
+    A malformed record is a ``BadTask`` (its line and what is wrong) that ``on_bad_task="skip"`` leaves out and
+    ``"error"`` raises as ``TaskFormatError``. AgentBench's own ``standard.jsonl`` holds two (rows that do not
+    fit their tables; AgentBench fails them when it inserts the rows), so its 298 others must still load. A file
+    that cannot be read, or holds no valid task, raises either way.
+    """
     path = Path(path)
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as error:
         raise TaskFormatError(path, f"cannot read the file ({error.strerror}); check the path") from error
     prefix = _id_prefix(path)
-    tasks = []
-    for line_number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+    tasks, bad = [], []
+    records = [(line_number, line) for line_number, line in enumerate(lines, start=1) if line.strip()]
+    # Ids count records, bad ones included, so fixing or breaking one record never renames the tasks after it.
+    for index, (line_number, line) in enumerate(records):
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            problem = f"not valid JSON ({error.msg} at column {error.colno})"
-            raise TaskFormatError(path, problem, line=line_number) from error
-        payload = _payload(record, path, line_number)
-        tasks.append(Task(f"{prefix}-{len(tasks):04d}", ENV_ID, "external", None, dict(payload)))
-    return tasks
+            payload = _payload(_json(line, path, line_number), path, line_number)
+        except TaskFormatError as error:
+            bad.append(BadTask(str(path), index, line_number, error.problem))
+            continue
+        tasks.append(Task(f"{prefix}-{index:04d}", ENV_ID, "external", None, dict(payload)))
+    return LoadedTasks(ENV_ID, str(path), tasks, bad).checked(on_bad_task)
+
+
+def _json(line: str, path: Path, line_number: int) -> Any:
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as error:
+        problem = f"not valid JSON ({error.msg} at column {error.colno})"
+        raise TaskFormatError(path, problem, line=line_number) from error
 
 
 def _id_prefix(path: Path) -> str:

@@ -10,46 +10,87 @@ for the example solution, as in AgentBench:
      "labels": [str, ...], "missing_scripts": [str, ...]}             # files that scripts_dir lacked
 
     tasks = load_os_tasks("../shared/data/agentbench/os_dev.json", scripts_dir=None)
+    loaded = load_os_tasks("tasks.json", on_bad_task="skip")   # loaded.tasks, loaded.bad (record or line, reason)
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from envs.base import Task
+from envs.base import BadTask, LoadedTasks, OnBadTask, Task
 from envs.errors import TaskFormatError
 from envs.os.checkers import builtin_name
 
 ENV_ID = "agenttune/OS-v0"
 
 
-def load_os_tasks(path: str | Path, scripts_dir: str | Path | None = None) -> list[Task]:
+def load_os_tasks(
+    path: str | Path, scripts_dir: str | Path | None = None, *, on_bad_task: OnBadTask = "error"
+) -> LoadedTasks:
     """Read AgentBench OS tasks; script files are read from ``scripts_dir`` (the standard checkers are built in).
 
-    A task whose scripts cannot be found still loads, with their names in ``payload["missing_scripts"]``;
-    the env refuses to run it and says why.
+    Ids are ``os-<stem>-00007``: the file stem and the record's position. A record that is not a valid task is a
+    ``BadTask`` (its JSONL line or its record index, and what is wrong) that ``on_bad_task="skip"`` leaves out and
+    ``"error"`` raises as ``TaskFormatError``; a file that cannot be read or parsed, or holds no valid task, raises
+    either way. A task whose scripts cannot be found still loads, with their names in
+    ``payload["missing_scripts"]``; the env refuses to run it and says why.
     """
     path = Path(path)
+    scripts = Path(scripts_dir) if scripts_dir else None
+    tasks, bad = [], []
+    # Ids count records, bad ones included, so fixing or breaking one record never renames the tasks after it.
+    for index, (line, item) in enumerate(_records(path)):
+        payload, reason = (None, item.problem) if isinstance(item, _BadJSON) else _payload_or_reason(item, scripts)
+        if payload is None:
+            bad.append(BadTask(str(path), index, line, reason or "not a task"))
+        else:
+            tasks.append(Task(f"os-{path.stem}-{index:05d}", ENV_ID, "external", None, payload))
+    return LoadedTasks(ENV_ID, str(path), tasks, bad).checked(on_bad_task)
+
+
+@dataclass(frozen=True)
+class _BadJSON:
+    """A JSONL line that does not parse: a bad record, not a bad file."""
+
+    problem: str
+
+
+def _payload_or_reason(item: Any, scripts_dir: Path | None) -> tuple[dict[str, Any] | None, str | None]:
+    """The task's payload, or None and why it is not a task the env could run."""
+    try:
+        payload = _payload(item, scripts_dir)
+    except KeyError as error:
+        return None, f"missing key {error.args[0]!r}"
+    except (TypeError, ValueError) as error:
+        return None, str(error)
+    problems = payload_problems(payload)
+    return (None, "; ".join(problems)) if problems else (payload, None)
+
+
+def _records(path: Path) -> list[tuple[int | None, Any]]:
+    """(line, record) pairs: JSONL records with their line numbers; a JSON list's or object's with None."""
     try:
         text = path.read_text(encoding="utf-8")
-        raw = (
-            [json.loads(line) for line in text.splitlines() if line.strip()]
-            if path.suffix == ".jsonl"
-            else json.loads(text)
-        )
-    except (OSError, json.JSONDecodeError) as error:
-        raise TaskFormatError(path, f"cannot read AgentBench OS tasks: {error}") from error
-    items = raw if isinstance(raw, list) else [raw]
-    tasks = []
-    for index, item in enumerate(items):
-        try:
-            payload = _payload(item, Path(scripts_dir) if scripts_dir else None)
-        except (KeyError, TypeError, ValueError) as error:
-            raise TaskFormatError(path, f"task {index}: {error}") from error
-        tasks.append(Task(f"os-{path.stem}-{index:05d}", ENV_ID, "external", None, payload))
-    return tasks
+    except OSError as error:
+        raise TaskFormatError(path, f"cannot read the file ({error.strerror}); check the path") from error
+    if path.suffix == ".jsonl":
+        return [(number, _json_line(line)) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as error:
+        problem = f"not valid JSON ({error.msg} at line {error.lineno}, column {error.colno}); nothing could be loaded"
+        raise TaskFormatError(path, problem) from error
+    return [(None, item) for item in (raw if isinstance(raw, list) else [raw])]
+
+
+def _json_line(line: str) -> Any:
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as error:
+        return _BadJSON(f"not valid JSON ({error.msg} at column {error.colno})")
 
 
 def _payload(item: dict[str, Any], scripts_dir: Path | None) -> dict[str, Any]:
@@ -60,6 +101,8 @@ def _payload(item: dict[str, Any], scripts_dir: Path | None) -> dict[str, Any]:
             return None
         if isinstance(obj, str):
             return {"language": "bash", "code": obj}
+        if not isinstance(obj, dict):
+            raise TypeError(f"a script must be a string or an object, got {type(obj).__name__}")
         language = obj.get("language", "bash")
         if "code" in obj:
             return {"language": language, "code": obj["code"]}
@@ -73,9 +116,13 @@ def _payload(item: dict[str, Any], scripts_dir: Path | None) -> dict[str, Any]:
             return {"language": language, "file": obj["file"]}
         return {"language": language, "code": file.read_text(encoding="utf-8")}
 
+    if not isinstance(item, dict):
+        raise TypeError(f"expected a JSON object, got {type(item).__name__}")
     create = item.get("create")
     init = create.get("init") if isinstance(create, dict) else None  # AgentBench ignores a list "create"
     evaluation = item["evaluation"]
+    if not isinstance(evaluation, dict):
+        raise TypeError(f"'evaluation' must be an object with 'match' or 'check', got {type(evaluation).__name__}")
     payload: dict[str, Any] = {
         "description": str(item["description"]),
         "init": [script(s) for s in (init if isinstance(init, list) else [init])] if init is not None else [],

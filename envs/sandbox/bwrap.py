@@ -50,7 +50,7 @@ from pathlib import Path
 from envs.sandbox.cgroup import Cgroup
 from envs.sandbox.config import CommandResult, SandboxConfig
 from envs.sandbox.errors import SandboxError, SandboxUnavailable
-from envs.sandbox.host import check_host, namespace_fixes
+from envs.sandbox.host import check_host, find_tools, namespace_fixes
 from envs.sandbox.shell import LOOP, PtyShell, ShellBox
 
 log = logging.getLogger(__name__)
@@ -129,6 +129,7 @@ class Sandbox(ShellBox):
         if self._shell is not None:
             return self
         started = time.monotonic()
+        bwrap, unshare = find_tools()  # before anything is created: a missing tool leaves nothing to clean up
         cfg = self.config
         shell = PtyShell(cfg.max_output_chars)
         popen: dict = {"env": {"PATH": PATH}, "cwd": "/"}
@@ -141,7 +142,8 @@ class Sandbox(ShellBox):
             self.cgroup = self._cgroup.kind if self._cgroup else "none"
         else:
             self.host_uid = os.geteuid()
-        argv = ["unshare", "-Urm", "sh", "-c", _setup_script(cfg), "agenttune-setup", *_bwrap_argv(cfg, shell.token)]
+        setup = [unshare, "-Urm", "sh", "-c", _setup_script(cfg), "agenttune-setup"]
+        argv = [*setup, *_bwrap_argv(cfg, shell.token, bwrap)]
         self._shell = shell
         try:
             shell.spawn(argv, before_start=self._cgroup.add if self._cgroup else None, **popen)
@@ -239,8 +241,8 @@ def _deep_masks(cfg: SandboxConfig, overlays: list[str]) -> list[str]:
     return found
 
 
-def _bwrap_argv(cfg: SandboxConfig, token: str) -> list[str]:
-    argv = ["bwrap", "--unshare-all", "--unshare-user", "--disable-userns", "--uid", "0", "--gid", "0"]
+def _bwrap_argv(cfg: SandboxConfig, token: str, bwrap: str) -> list[str]:
+    argv = [bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--uid", "0", "--gid", "0"]
     if cfg.network:
         argv.append("--share-net")
     argv += ["--hostname", "sandbox", "--die-with-parent", "--new-session", "--as-pid-1", "--cap-drop", "ALL"]

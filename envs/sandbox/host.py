@@ -29,14 +29,24 @@ _SYSCTLS = [
 
 def check_host() -> None:
     """Raise ``SandboxUnavailable`` saying how to fix it when a tool is missing or user namespaces are disabled."""
-    missing = [tool for tool in ("bwrap", "unshare") if shutil.which(tool) is None]
-    if "bwrap" in missing:
-        raise SandboxUnavailable(f"bubblewrap (bwrap) is not installed or not on PATH. {INSTALL_HINT}")
-    if missing:
-        raise SandboxUnavailable("`unshare` (util-linux) is not on PATH; install util-linux.")
+    find_tools()
     blocked = [fix for path, bad, fix in _SYSCTLS if _read(path) == bad]
     if blocked:
         raise SandboxUnavailable("user namespaces are disabled on this machine; enable them: " + "; ".join(blocked))
+
+
+def find_tools() -> tuple[str, str]:
+    """Where bwrap and unshare are on PATH, or ``SandboxUnavailable`` naming the missing one and how to install it.
+
+    Every sandbox start asks again (``probe`` runs once per process) and runs exactly these files."""
+    bwrap, unshare = shutil.which("bwrap"), shutil.which("unshare")
+    if bwrap is None:
+        raise SandboxUnavailable(f"bubblewrap (bwrap) is not installed or not on PATH. {INSTALL_HINT}")
+    if unshare is None:
+        raise SandboxUnavailable(
+            "`unshare` (util-linux) is not installed or not on PATH. Install util-linux: `apt-get install util-linux`."
+        )
+    return bwrap, unshare
 
 
 def namespace_fixes() -> str:

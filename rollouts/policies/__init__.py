@@ -12,7 +12,7 @@ from rollouts.config import PolicyConfig
 from rollouts.errors import PolicyConfigError
 from rollouts.policies.base import Message, Policy
 
-__all__ = ["Message", "Policy", "as_policy_config", "make_policy", "worker_env_vars"]
+__all__ = ["Message", "Policy", "as_policy_config", "make_policy", "preflight", "worker_env_vars"]
 
 
 def make_policy(spec: PolicyConfig | Mapping[str, Any]) -> Policy:
@@ -38,10 +38,25 @@ def make_policy(spec: PolicyConfig | Mapping[str, Any]) -> Policy:
             max_tokens=cfg.max_tokens,
             timeout_s=cfg.timeout_s,
             max_retries=cfg.max_retries,
+            stop=cfg.stop,
+            extra_body=cfg.extra_body,
         )
     from rollouts.policies.hf import HFPolicy
 
     return HFPolicy(cfg.model or "", max_new_tokens=cfg.max_tokens, temperature=cfg.temperature)
+
+
+def preflight(spec: PolicyConfig | Mapping[str, Any]) -> None:
+    """Before a stage starts its actors: an endpoint policy's server answers, takes the key and serves the
+    model (``PolicyError`` / ``PolicyConfigError`` saying what to fix). Local policies have nothing to check."""
+    cfg = as_policy_config(spec)
+    if cfg.kind != "openai":
+        return
+    policy = make_policy(cfg)
+    try:
+        policy.preflight()  # type: ignore[attr-defined]
+    finally:
+        policy.close()
 
 
 def as_policy_config(spec: PolicyConfig | Mapping[str, Any]) -> PolicyConfig:

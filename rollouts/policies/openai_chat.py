@@ -156,6 +156,29 @@ class OpenAIChatPolicy(Policy):
             return self._content(completion)
         raise AssertionError("unreachable: _after_failure raises on the last attempt")
 
+    def preflight(self) -> None:
+        """One request before any episode: the endpoint answers, takes the key and serves the model.
+
+        A rollout against a server that is down or refuses the key would otherwise spend every episode's
+        retries before saying so. Same retries and errors as a chat call (``PolicyError`` with what to fix);
+        a server without a model list (404) passes, as it cannot tell more.
+        """
+        for attempt in range(1, self.max_retries + 2):
+            try:
+                page = self._sync_client().models.list()
+            except openai.NotFoundError:
+                return
+            except openai.OpenAIError as exc:
+                self._sleep(self._after_failure(exc, attempt))
+                continue
+            served = [m.id for m in page.data]
+            if served and self._model not in served:
+                raise PolicyConfigError(
+                    f"rollout.policy.model: {self.base_url} does not serve {self._model!r}; it serves "
+                    f"{', '.join(served[:10])}{' ...' if len(served) > 10 else ''}"
+                )
+            return
+
     def close(self) -> None:
         if self._client is not None:
             self._client.close()

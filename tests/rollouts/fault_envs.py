@@ -81,6 +81,7 @@ SPEC = EnvSpec(
     description="test env with injected faults",
     generate_tasks=lambda split, n, start: tasks(["ok"] * n),
     oracle=lambda task, messages: "Action: done",
+    task_counts={"train": None},
 )
 
 

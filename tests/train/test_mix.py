@@ -1,6 +1,6 @@
 """Ray Data mixing: exact row counts at ratio eta, upsampling, masks survive the trip to Parquet."""
 
-import json
+import copy
 
 import pyarrow.parquet as pq
 import pytest
@@ -69,8 +69,10 @@ def test_general_corpus_required_when_eta_below_one(ray_2_cpus, tmp_path, tiny_c
             ],
         }
     ]
+    before = copy.deepcopy(agent)
     with pytest.raises(TrainError, match="no general records"):
         build_mix(
             agent, [], eta=0.5, num_samples=4, tokenizer_path=str(tiny_checkpoint), seq_len=64, out_dir=tmp_path / "m"
         )
-    json.dumps(agent)  # records stay plain JSON
+    assert agent == before  # the caller's records are not modified
+    assert not (tmp_path / "m").exists()  # nothing half-written

@@ -1,0 +1,101 @@
+"""Signals the starting process ignores do not reach the sandbox: ``nohup``, ``cmd &`` in a script, CI runners
+and service managers start us with SIGINT and SIGQUIT ignored, and the wall-clock limit's Ctrl-C and Ctrl-\\
+must still stop a timed-out command, in either sandbox kind and in OS-env episodes."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+import envs
+from envs.base import Task
+from envs.os import SPEC
+from envs.sandbox import SandboxConfig, make_sandbox
+from rollouts.episode import run_episode
+from rollouts.policies.base import Policy
+
+envs.register_env(SPEC)
+IGNORED = (signal.SIGINT, signal.SIGQUIT, signal.SIGHUP)
+
+
+@pytest.fixture
+def signals_ignored() -> Iterator[None]:
+    """This process ignores SIGINT, SIGQUIT and SIGHUP during the test, as under ``nohup`` or ``cmd &``."""
+    saved = {number: signal.signal(number, signal.SIG_IGN) for number in IGNORED}
+    try:
+        yield
+    finally:
+        for number, handler in saved.items():
+            signal.signal(number, signal.SIG_DFL if handler is None else handler)
+
+
+def in_worker_thread(function):  # noqa: ANN001, ANN201 - any callable
+    """Run ``function`` in a thread that also blocks the signals, as Ray actors start sandboxes from threads."""
+
+    def blocked():  # noqa: ANN202
+        signal.pthread_sigmask(signal.SIG_BLOCK, IGNORED)
+        return function()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(blocked).result()
+
+
+def signal_masks(output: str) -> dict[str, str]:
+    """``SigIgn`` and ``SigBlk`` from a /proc/PID/status."""
+    fields = dict(line.split(":\t") for line in output.splitlines() if ":\t" in line)
+    return {key: fields[key] for key in ("SigIgn", "SigBlk")}
+
+
+@pytest.mark.parametrize("kind", ["bwrap", "none"])
+def test_commands_and_scripts_start_with_default_signals_and_time_out(signals_ignored: None, kind: str) -> None:
+    def session() -> None:
+        default = {"SigIgn": "0000000000000000", "SigBlk": "0000000000000000"}
+        with make_sandbox(kind, SandboxConfig(command_timeout_s=1)) as box:
+            assert signal_masks(box.run("cat /proc/self/status").output) == default
+            assert signal_masks(box.run_script("cat /proc/self/status").output) == default
+            box.run("AGT_KEEP=kept")
+            result = box.run("echo started; sleep 30")
+            # Ctrl-C stops it: Ctrl-\ would come 2 s later, and the shell would give up after 5 s
+            assert result.timed_out and result.exit_code == 124 and "started" in result.output
+            assert result.duration_s < 2.5
+            assert box.run("echo $AGT_KEEP").output == "kept\n"
+            script = box.run_script("echo begun; sleep 30", timeout_s=1)
+            assert script.timed_out and script.exit_code == 124 and "begun" in script.output
+            assert script.duration_s < 2.5
+            assert box.run("echo $AGT_KEEP").output == "kept\n"
+
+    in_worker_thread(session)
+
+
+class SleepThenFinish(Policy):
+    """Runs a command that times out, then one that must still work, then finishes."""
+
+    kind = "scripted"
+
+    def __init__(self) -> None:
+        self.observations: list[str] = []
+
+    def act(self, messages: list[dict[str, str]], *, task: Task) -> str:
+        turn = sum(m["role"] == "assistant" for m in messages)
+        if turn:
+            self.observations.append(messages[-1]["content"])
+        command = ["sleep 30", "echo still-here"][turn] if turn < 2 else None
+        return f"Think: go.\n\nAct: bash\n\n```bash\n{command}\n```" if command else "Think: done.\n\nAct: finish"
+
+
+def test_an_os_episode_whose_command_times_out_goes_on(signals_ignored: None) -> None:
+    task = Task("timeout", "agenttune/OS-v0", "external", None, {
+        "description": "Wait a while.", "init": [{"language": "bash", "code": "echo ready > /root/state"}],
+        "start": None, "match": None, "example": None, "labels": [], "missing_scripts": [],
+        "check": [{"language": "bash", "code": "grep -q ready /root/state"}],
+    })  # fmt: skip
+    policy = SleepThenFinish()
+    with envs.make_env("OS", command_timeout_s=1) as env:
+        record = run_episode(env, policy, task)  # steps run in a worker thread, as in the rollout actors
+    assert record["status"] == "completed" and record["reward"] == 1.0, record
+    timed_out, after = policy.observations
+    assert "interrupted" in timed_out
+    assert after.startswith("The output of the OS:\n") and after.endswith("\nstill-here\n"), after

@@ -1,0 +1,57 @@
+"""The eval stage over a task file with bad records: every model plays the good tasks; the bad ones are counted in
+each model's metrics, listed in eval/bad_tasks.json and logged once."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import mlflow
+import pytest
+from mlflow.tracking import MlflowClient
+
+import eval.stage
+from envs.config import EnvSelection
+from eval.config import EvalConfig
+from eval.stage import BAD_TASKS_FILE, run_eval_stage
+from rollouts.config import PolicyConfig
+from tests.envs.bad_task_files import DB_RECORDS, write_bad_dbbench
+from train import mlflow_utils as mlf
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def mlflow_store(tmp_path: Path):
+    """A throwaway SQLite MLflow store, the tracking URI put back afterwards."""
+    previous = mlflow.get_tracking_uri()
+    mlf.setup(f"sqlite:///{tmp_path / 'mlflow.db'}", "eval-bad-tasks")
+    try:
+        yield MlflowClient()
+    finally:
+        mlflow.set_tracking_uri(previous)
+
+
+def test_eval_counts_and_lists_the_bad_tasks(ray_2_cpus, mlflow_store, tmp_path, monkeypatch, caplog) -> None:
+    real_run_rollouts = eval.stage.run_rollouts
+
+    def oracle_rollouts(jobs, *, policy, **kwargs):  # no checkpoint needed: the oracle plays the model's part
+        return real_run_rollouts(jobs, policy=PolicyConfig(kind="oracle"), **kwargs)
+
+    monkeypatch.setattr(eval.stage, "run_rollouts", oracle_rollouts)
+    path = write_bad_dbbench(tmp_path)
+    cfg = EvalConfig(envs=[EnvSelection(id="agenttune/DB-v0", tasks_file=str(path), num_tasks=DB_RECORDS)])
+    with caplog.at_level(logging.WARNING):
+        out = run_eval_stage(cfg, models={"a": "unused", "b": "unused"}, out_dir=tmp_path / "eval", sandbox="none")
+    for label in ("a", "b"):
+        scores = out.report[label]
+        assert scores["eval/bad_tasks"] == 2.0
+        assert (scores["eval/agenttune_DB-v0/episodes"], scores["eval/agenttune_DB-v0/success_rate"]) == (60.0, 1.0)
+    listed = json.loads((tmp_path / "eval" / BAD_TASKS_FILE).read_text())
+    assert [(b["env"], b["line"]) for b in listed] == [("agenttune/DB-v0", 11), ("agenttune/DB-v0", 42)]
+    assert out.artifacts == [(tmp_path / "eval" / BAD_TASKS_FILE, "eval")]
+    skipped = [r for r in caplog.records if r.levelno == logging.WARNING and "skipped" in r.getMessage()]
+    assert len(skipped) == 2  # once per bad task, not once per model
+    runs = mlflow_store.search_runs([mlflow.get_experiment_by_name("eval-bad-tasks").experiment_id])
+    assert sorted(r.data.metrics["eval/bad_tasks"] for r in runs) == [2.0, 2.0]
