@@ -74,11 +74,19 @@ def log_config(cfg: PipelineConfig) -> None:
     mlflow.log_text(dump_config(cfg), "config.yaml")
 
 
+def prepare(cfg: PipelineConfig, stage_names: list[str]) -> None:
+    """What must hold before any stage runs, cheapest first: a writable run dir, a policy endpoint that
+    answers (seconds, before Ray starts), then Ray, if a stage uses it, with room for what the stages reserve."""
+    prepare_run_dir(cfg)
+    stages.preflight(cfg, stage_names)
+    if any(name in stages.NEED_RAY for name in stage_names):
+        init_ray(cfg)
+        check_capacity(cfg, stage_names)
+
+
 def run_pipeline(cfg: PipelineConfig, *, progress: bool = True) -> dict[str, Any]:
     """Run ``cfg.stages`` in order, each in a nested MLflow run under one parent run."""
-    prepare_run_dir(cfg)
-    init_ray(cfg)
-    check_capacity(cfg, cfg.stages)
+    prepare(cfg, cfg.stages)
     results: dict[str, Any] = {"run_dir": str(cfg.run_dir)}
     timings: dict[str, float] = {}
     with open_parent_run(cfg, "pipeline") as parent_id:
@@ -98,9 +106,7 @@ def run_pipeline(cfg: PipelineConfig, *, progress: bool = True) -> dict[str, Any
 
 def run_single_stage(cfg: PipelineConfig, stage: str, *, progress: bool = True, model: str | None = None) -> Any:
     """One stage on its own (``agenttune rollout ...``), in a parent run of its own."""
-    prepare_run_dir(cfg)
-    init_ray(cfg)
-    check_capacity(cfg, [stage])
+    prepare(cfg, [stage])
     with open_parent_run(cfg, stage) as run_id:
         log_config(cfg)
         return stages.run_stage(stage, stages.StageContext(cfg, progress=progress, run_id=run_id, model=model))

@@ -110,7 +110,13 @@ def _rollout(ctx: StageContext) -> StageOutput:
     from rollouts.stage import run_rollout_stage
 
     c = ctx.cfg
-    return run_rollout_stage(c.rollout, trajectories=ctx.layout.trajectories, sandbox=c.sandbox, progress=ctx.progress)
+    return run_rollout_stage(
+        c.rollout,
+        trajectories=ctx.layout.trajectories,
+        sandbox=c.sandbox,
+        progress=ctx.progress,
+        check_endpoint=False,  # preflight() did, before Ray started
+    )
 
 
 def _filter(ctx: StageContext) -> StageOutput:
@@ -181,6 +187,18 @@ def _eval(ctx: StageContext) -> StageOutput:
         env_modules=c.rollout.env_modules,
         progress=ctx.progress,
     )
+
+
+NEED_RAY = frozenset({"rollout", "mix", "train", "eval"})  # the filter is a plain pass over one file
+
+
+def preflight(cfg: PipelineConfig, stage_names: list[str]) -> None:
+    """Checks that take seconds and save a run that would fail later: the rollout policy's endpoint answers,
+    takes the key and serves the model."""
+    if "rollout" in stage_names:
+        from rollouts.policies import preflight as check_endpoint
+
+        check_endpoint(cfg.rollout.policy)
 
 
 STAGES: dict[str, Callable[[StageContext], StageOutput]] = {

@@ -44,16 +44,25 @@ class StageOutput:
 
 
 def run_rollout_stage(
-    cfg: RolloutConfig, *, trajectories: Path, sandbox: SandboxKind, progress: bool = True
+    cfg: RolloutConfig,
+    *,
+    trajectories: Path,
+    sandbox: SandboxKind,
+    progress: bool = True,
+    check_endpoint: bool = True,
 ) -> StageOutput:
     """Play every (task, sample) of ``cfg.envs`` into ``trajectories`` (JSONL; a rerun resumes).
+
+    With ``check_endpoint``, an endpoint policy's server is asked once first (``rollouts.policies.preflight``):
+    a server that is down or refuses the key fails the stage at once, not after every episode's retries.
 
     Malformed records of a task file are skipped (``on_bad_task: skip``), logged, and listed in the report's
     ``bad_tasks`` ({env, file, line | record, reason}).
     """
     import_env_modules(cfg.env_modules)
     params = prepare_sandbox(cfg.envs, sandbox)
-    preflight(cfg.policy)
+    if check_endpoint:
+        preflight(cfg.policy)
     jobs, selections = [], []
     for sel in cfg.envs:
         selections.append(select_tasks(sel))

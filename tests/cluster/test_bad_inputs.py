@@ -312,7 +312,7 @@ def test_a_rollout_interrupted_mid_way_resumes_exactly_once(tmp_path, sig):
         f"run.dir={run_dir}",
         *SMALL,
         "rollout.env_modules=[tests.rollouts.fault_envs_plugin]",
-        f"rollout.envs=[{{id: {FAULTY}, num_tasks: 200, env_kwargs: {{step_delay_s: 0.3}}}}]",
+        f"rollout.envs=[{{id: {FAULTY}, num_tasks: 120, env_kwargs: {{step_delay_s: 0.2}}}}]",
         "rollout.concurrency=4",
     ]
     trajectories = run_dir / "rollout" / "trajectories.jsonl"
@@ -323,27 +323,28 @@ def test_a_rollout_interrupted_mid_way_resumes_exactly_once(tmp_path, sig):
     assert "interrupted" in (tmp_path / "first.log").read_text()
     assert run_statuses(run_dir) == {"demo:rollout": "KILLED"}
     done = lines_in(trajectories)
-    assert 5 <= done < 200
+    assert 5 <= done < 120
 
     again = agenttune(*args)
     assert again.returncode == 0, again.stderr[-3000:]
-    ids_exactly_once(trajectories, 200)
+    ids_exactly_once(trajectories, 120)
     assert json.loads((run_dir / "reports" / "rollout.json").read_text())["skipped_existing"] >= done
 
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_training_interrupted_mid_way_continues_from_its_last_checkpoint(rolled, tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_training_interrupted_mid_way_continues_from_its_last_checkpoint(rolled, tmp_path, sig):
     run_dir = copy_run(rolled, tmp_path / "run")
-    args = ["train", DEMO, f"run.dir={run_dir}", *SMALL, "train.steps=40", "train.checkpoint_every=2"]
+    args = ["train", DEMO, f"run.dir={run_dir}", *SMALL, "train.steps=10", "train.checkpoint_every=2"]
     proc = agenttune("mix", *args[1:])
     assert proc.returncode == 0, proc.stderr[-3000:]
     # Ray Train lists a checkpoint in this snapshot once it is complete and registered: what a rerun resumes from.
     snapshot = run_dir / "train" / "demo" / "checkpoint_manager_snapshot.json"
     train = start_agenttune(*args, log=tmp_path / "first.log")
     wait_for(snapshot.exists, train, tmp_path / "first.log")
-    train.send_signal(signal.SIGTERM)
-    assert train.wait(timeout=120) == 128 + signal.SIGTERM, (tmp_path / "first.log").read_text()[-3000:]
+    train.send_signal(sig)
+    assert train.wait(timeout=120) == 128 + sig, (tmp_path / "first.log").read_text()[-3000:]
     assert not (run_dir / "model").exists()
     assert run_statuses(run_dir)["demo:train"] == "KILLED"
 
@@ -353,7 +354,7 @@ def test_training_interrupted_mid_way_continues_from_its_last_checkpoint(rolled,
     runs = client.search_runs([client.get_experiment_by_name("agenttune-demo").experiment_id])
     finished = next(r for r in runs if r.info.status == "FINISHED" and r.info.run_name == "demo:train")
     steps = [m.step for m in client.get_metric_history(finished.info.run_id, "train/loss")]
-    assert steps and min(steps) > 2 and max(steps) == 40  # continued after a checkpoint, not from step 1
+    assert steps and min(steps) > 2 and max(steps) == 10  # continued after a checkpoint, not from step 1
     assert (run_dir / "model" / "model.safetensors").exists()
 
 
