@@ -38,7 +38,9 @@ def init_ray(cfg: PipelineConfig) -> None:
         configure_logging=True,
         logging_level=logging.WARNING,
     )
-    ray.data.DataContext.get_current().enable_progress_bars = False
+    data = ray.data.DataContext.get_current()
+    data.enable_progress_bars = False
+    data.print_on_execution_start = False  # else every Ray Data job prints its whole config to stdout
     signals.install()  # ray.init replaced the SIGTERM handler with one that exits without unwinding
 
 

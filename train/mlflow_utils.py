@@ -99,7 +99,14 @@ def setup(tracking_uri: str, experiment: str) -> str:
     With a SQLite store, MLflow would put artifacts in ``./mlruns`` of whatever directory
     the job happens to run in; a new experiment's artifacts go beside the database instead.
     """
+    user_choice = os.environ.get("MLFLOW_TRACKING_URI")
     mlflow.set_tracking_uri(tracking_uri)
+    # set_tracking_uri also exports MLFLOW_TRACKING_URI, where a later config of this process (the next arm of
+    # a sweep, the next command of a test) would read it as the user's choice over its own run dir.
+    if user_choice is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = user_choice
     if mlflow.get_experiment_by_name(experiment) is None:
         location = None
         if tracking_uri.startswith("sqlite:///"):

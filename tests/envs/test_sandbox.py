@@ -30,9 +30,13 @@ def host_pids_of(uid: int) -> list[int]:
     return pids
 
 
-def test_probe_reports_bwrap_and_cgroup() -> None:
+def test_probe_reports_bwrap_and_cgroup(box: Sandbox) -> None:
     found = probe()
-    assert found["bwrap"].endswith("bwrap") and found["cgroup"] in {"v1", "v2", "none"}
+    assert Path(found["bwrap"]).name == "bwrap" and os.access(found["bwrap"], os.X_OK)
+    assert found["cgroup"] == box.cgroup  # what the probe reports is what a sandbox then gets
+    if box.cgroup != "none":  # and that cgroup really holds the sandbox's processes
+        shell_pid = box._shell.process.pid
+        assert shell_pid in box._cgroup.pids()
 
 
 def test_output_exit_code_and_persistent_state(box: Sandbox) -> None:

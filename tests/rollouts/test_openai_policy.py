@@ -239,3 +239,14 @@ def _status_error(status: int, message: str) -> openai.APIStatusError:
     request = httpx2.Request("POST", "http://127.0.0.1/v1/chat/completions")
     response = httpx2.Response(status, request=request, json={"error": {"message": message}})
     return openai.AuthenticationError(message, response=response, body={"message": message})
+
+
+def test_error_hints_name_config_keys_that_exist() -> None:
+    import re
+
+    from rollouts.config import PolicyConfig
+    from rollouts.policies import openai_chat
+
+    hints = " ".join([*openai_chat._HINTS.values(), openai_chat._DEFAULT_HINT])
+    named = set(re.findall(r"rollout\.policy\.(\w+)", hints))
+    assert named and named <= set(PolicyConfig.model_fields), named - set(PolicyConfig.model_fields)

@@ -4,6 +4,7 @@ with no secret ever logged. Runs against a throw-away SQLite store."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import mlflow
@@ -193,3 +194,18 @@ def hf_cache(tmp_path, monkeypatch):
 
     monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", Path(tmp_path / "hf-cache"))
     monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+
+
+def test_setup_leaves_the_users_tracking_uri_variable_alone(tmp_path, monkeypatch):
+    """mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI; a second run dir in this process must not read it."""
+    previous = mlflow.get_tracking_uri()
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    try:
+        mlf.setup(f"sqlite:///{tmp_path}/a.db", "a")
+        assert "MLFLOW_TRACKING_URI" not in os.environ
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://tracking.example:5000")
+        mlf.setup(f"sqlite:///{tmp_path}/b.db", "b")
+        assert os.environ["MLFLOW_TRACKING_URI"] == "http://tracking.example:5000"
+        assert mlflow.get_tracking_uri() == f"sqlite:///{tmp_path}/b.db"
+    finally:
+        mlflow.set_tracking_uri(previous)

@@ -1,0 +1,67 @@
+"""Every stage command works on its own, one after another in one run dir, on a config whose envs run in a
+sandbox and on one whose envs do not (a stage alone used to crash on the second: its MLflow params clashed
+with the run's). Commands run in this process, sharing one Ray instance, as `agenttune <stage>` would."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from cluster.cli import main
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+DEMO = str(Path(__file__).resolve().parents[2] / "cluster" / "configs" / "demo.yaml")
+COMMON = [
+    "train.steps=2",
+    "train.seq_len=1024",
+    "train.global_batch_size=4",
+    "train.micro_batch_size=1",
+    "train.checkpoint_every=0",
+    "mix.general=[{path: generated, num_records: 40}]",
+    "eval.max_new_tokens=8",
+    "eval.compare_base=false",
+    "ray.num_cpus=4",
+]
+CONFIGS = {
+    "sandboxed": [
+        "rollout.envs=[{id: agenttune/DB-v0, num_tasks: 4}, {id: agenttune/OS-v0, num_tasks: 2}]",
+        "eval.envs=[{id: agenttune/OS-v0, split: test, num_tasks: 1, max_turns: 1}]",
+    ],
+    "unsandboxed": [
+        "rollout.envs=[{id: agenttune/DB-v0, num_tasks: 4}]",
+        "eval.envs=[{id: agenttune/DB-v0, split: test, num_tasks: 1, max_turns: 1}]",
+    ],
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def shared_ray():
+    yield
+    import ray
+
+    ray.shutdown()
+
+
+@pytest.mark.parametrize("kind", list(CONFIGS))
+def test_each_stage_alone(kind, tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    args = [f"run.dir={run_dir}", *COMMON, *CONFIGS[kind]]
+    for stage in ("rollout", "filter", "mix", "train", "eval"):
+        assert main([stage, DEMO, *args, "--no-progress"]) == 0, capsys.readouterr().err[-3000:]
+        assert json.loads((run_dir / "reports" / f"{stage}.json").read_text())  # each wrote its report
+    client = MlflowClient(f"sqlite:///{run_dir}/mlflow.db")
+    runs = client.search_runs([client.get_experiment_by_name("agenttune-demo").experiment_id])
+    statuses = {r.info.run_name: r.info.status for r in runs}
+    assert statuses == {
+        **{f"demo:{s}": "FINISHED" for s in ("rollout", "filter", "mix", "train", "eval")},
+        "eval-tuned": "FINISHED",
+    }
+    rollout = next(r for r in runs if r.info.run_name == "demo:rollout")
+    assert rollout.data.params["sandbox"] == "bwrap"  # the configured choice ...
+    assert rollout.data.params["sandbox.applied"] == ("bwrap" if kind == "sandboxed" else "unused")  # ... and use
+    assert (run_dir / "model" / "model.safetensors").exists()
+    assert len((run_dir / "eval" / "tuned" / "trajectories.jsonl").read_text().splitlines()) == 1
