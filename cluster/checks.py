@@ -81,7 +81,10 @@ def _corpus_problems(cfg: PipelineConfig) -> Iterator[tuple[str, str]]:
                     if not Path(name).expanduser().is_dir():
                         yield key, f"no such folder: {name} (hf://DIR reads a local folder of data files)"
                 elif not _HF_NAME.match(name.rstrip("/")):
-                    yield key, f"{corpus.path!r} is not a dataset name: write hf://OWNER/NAME (hf://THUDM/AgentInstruct)"
+                    yield (
+                        key,
+                        f"{corpus.path!r} is not a dataset name: write hf://OWNER/NAME (hf://THUDM/AgentInstruct)",
+                    )
                 continue
             path = Path(corpus.path).expanduser()
             if not path.is_file():
