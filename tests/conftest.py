@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -42,3 +44,23 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
     texts = [t["value"] for r in generate_general_records(300, 0) for t in r["conversations"]]
     texts += [str(t.payload) for t in envs.generate_tasks("agenttune/DB-v0", "train", 30, start=50_000)]
     return build_tiny_checkpoint(tmp_path_factory.mktemp("tiny") / "model", corpus=texts, seed=0)
+
+
+@contextlib.contextmanager
+def mlflow_store(uri: str, experiment: str) -> Iterator[str]:
+    """MLflow pointed at ``uri`` for a block; afterwards the tracking URI and MLFLOW_TRACKING_URI are as they
+    were (``mlflow.set_tracking_uri`` exports the variable, which later tests would read as the user's)."""
+    import mlflow
+
+    from train import mlflow_utils as mlf
+
+    previous, variable = mlflow.get_tracking_uri(), os.environ.get("MLFLOW_TRACKING_URI")
+    mlf.setup(uri, experiment)
+    try:
+        yield uri
+    finally:
+        mlflow.set_tracking_uri(previous)
+        if variable is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = variable

@@ -9,7 +9,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from cluster.config import load_config, to_flat_params
-from tests.conftest import REPO
+from tests.conftest import REPO, mlflow_store
 from train import mlflow_utils as mlf
 
 SECRET = "s3cr3t-value-of-my-key"
@@ -18,11 +18,8 @@ SECRET = "s3cr3t-value-of-my-key"
 @pytest.fixture(scope="module")
 def store(tmp_path_factory) -> str:
     """A SQLite MLflow store with an experiment set; the previous tracking URI comes back afterwards."""
-    previous = mlflow.get_tracking_uri()
-    uri = f"sqlite:///{tmp_path_factory.mktemp('mlflow')}/mlflow.db"
-    mlf.setup(uri, "params-test")
-    yield uri
-    mlflow.set_tracking_uri(previous)
+    with mlflow_store(f"sqlite:///{tmp_path_factory.mktemp('mlflow')}/mlflow.db", "params-test") as uri:
+        yield uri
 
 
 def test_flat_config_params_fit_mlflow_limits_and_hold_no_secret(store, monkeypatch):

@@ -47,7 +47,8 @@ def shared_ray():
 
 
 @pytest.mark.parametrize("kind", list(CONFIGS))
-def test_each_stage_alone(kind, tmp_path, capsys):
+def test_each_stage_alone(kind, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)  # each command's store is its run dir's
     run_dir = tmp_path / "run"
     args = [f"run.dir={run_dir}", *COMMON, *CONFIGS[kind]]
     for stage in ("rollout", "filter", "mix", "train", "eval"):

@@ -16,24 +16,20 @@ from envs.config import EnvSelection
 from eval.config import EvalConfig
 from eval.stage import BAD_TASKS_FILE, run_eval_stage
 from rollouts.config import PolicyConfig
+from tests.conftest import mlflow_store
 from tests.envs.bad_task_files import DB_RECORDS, write_bad_dbbench
-from train import mlflow_utils as mlf
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def mlflow_store(tmp_path: Path):
+def store(tmp_path: Path):
     """A throwaway SQLite MLflow store, the tracking URI put back afterwards."""
-    previous = mlflow.get_tracking_uri()
-    mlf.setup(f"sqlite:///{tmp_path / 'mlflow.db'}", "eval-bad-tasks")
-    try:
+    with mlflow_store(f"sqlite:///{tmp_path / 'mlflow.db'}", "eval-bad-tasks"):
         yield MlflowClient()
-    finally:
-        mlflow.set_tracking_uri(previous)
 
 
-def test_eval_counts_and_lists_the_bad_tasks(ray_2_cpus, mlflow_store, tmp_path, monkeypatch, caplog) -> None:
+def test_eval_counts_and_lists_the_bad_tasks(ray_2_cpus, store, tmp_path, monkeypatch, caplog) -> None:
     real_run_rollouts = eval.stage.run_rollouts
 
     def oracle_rollouts(jobs, *, policy, **kwargs):  # no checkpoint needed: the oracle plays the model's part
@@ -53,5 +49,5 @@ def test_eval_counts_and_lists_the_bad_tasks(ray_2_cpus, mlflow_store, tmp_path,
     assert out.artifacts == [(tmp_path / "eval" / BAD_TASKS_FILE, "eval")]
     skipped = [r for r in caplog.records if r.levelno == logging.WARNING and "skipped" in r.getMessage()]
     assert len(skipped) == 2  # once per bad task, not once per model
-    runs = mlflow_store.search_runs([mlflow.get_experiment_by_name("eval-bad-tasks").experiment_id])
+    runs = store.search_runs([mlflow.get_experiment_by_name("eval-bad-tasks").experiment_id])
     assert sorted(r.data.metrics["eval/bad_tasks"] for r in runs) == [2.0, 2.0]

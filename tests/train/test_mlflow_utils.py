@@ -11,7 +11,7 @@ import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import shared_file
+from tests.conftest import mlflow_store, shared_file
 from train import mlflow_utils as mlf
 from train.formats import content_digest, load_corpus
 
@@ -19,11 +19,8 @@ from train.formats import content_digest, load_corpus
 @pytest.fixture(scope="module")
 def store(tmp_path_factory) -> str:
     """A SQLite MLflow store with an experiment set; the previous tracking URI comes back afterwards."""
-    previous = mlflow.get_tracking_uri()
-    uri = f"sqlite:///{tmp_path_factory.mktemp('mlflow')}/mlflow.db"
-    mlf.setup(uri, "lineage-test")
-    yield uri
-    mlflow.set_tracking_uri(previous)
+    with mlflow_store(f"sqlite:///{tmp_path_factory.mktemp('mlflow')}/mlflow.db", "lineage-test") as uri:
+        yield uri
 
 
 def sharegpt(n: int, answer: str = "a") -> list[dict]:
@@ -198,14 +195,10 @@ def hf_cache(tmp_path, monkeypatch):
 
 def test_setup_leaves_the_users_tracking_uri_variable_alone(tmp_path, monkeypatch):
     """mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI; a second run dir in this process must not read it."""
-    previous = mlflow.get_tracking_uri()
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    try:
-        mlf.setup(f"sqlite:///{tmp_path}/a.db", "a")
+    with mlflow_store(f"sqlite:///{tmp_path}/a.db", "a"):
         assert "MLFLOW_TRACKING_URI" not in os.environ
         monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://tracking.example:5000")
         mlf.setup(f"sqlite:///{tmp_path}/b.db", "b")
         assert os.environ["MLFLOW_TRACKING_URI"] == "http://tracking.example:5000"
         assert mlflow.get_tracking_uri() == f"sqlite:///{tmp_path}/b.db"
-    finally:
-        mlflow.set_tracking_uri(previous)
