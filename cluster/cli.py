@@ -118,9 +118,10 @@ def _parser() -> argparse.ArgumentParser:
     cp.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
     cp.set_defaults(func=cmd_envs_check)
 
-    from cluster import sandbox_cmd
+    from cluster import compare_cmd, sandbox_cmd
 
     sandbox_cmd.add_parser(sub)
+    compare_cmd.add_parser(sub)
     return p
 
 
@@ -207,6 +208,8 @@ def _print_summary(cfg: PipelineConfig, results: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from eval.scoring import ROLES
+
     table = Table(title=f"agenttune pipeline: {cfg.run.name}")
     table.add_column("stage")
     table.add_column("result")
@@ -235,9 +238,15 @@ def _print_summary(cfg: PipelineConfig, results: dict[str, Any]) -> None:
             f"loss {fm.get('train/loss', float('nan')):.3f}, {fm.get('train/tokens_per_s', 0):.0f} tokens/s",
             f"{t.get('train', 0):.0f}s",
         )
-    for label, m in results.get("eval", {}).items():
-        rates = ", ".join(f"{k.split('/')[1]} {v:.0%}" for k, v in m.items() if k.endswith("/success_rate"))
-        table.add_row(f"eval ({label})", rates, "")
+    for label, model in results.get("eval", {}).items():
+        roles = model["role_scores"]
+        shown = ", ".join(f"{role.replace('_', '-')} {roles[role]:.3f}" for role in ROLES if role in roles)
+        tasks = "; ".join(
+            f"{task.rsplit('/', 1)[-1]} {score:.2f}"
+            for role in ROLES
+            for task, score in model["tasks"].get(role, {}).items()
+        )
+        table.add_row(f"eval ({label})", f"{shown}\n{tasks}", f"{t.get('eval', 0):.0f}s" if label == "tuned" else "")
     Console().print(table)
     print(f"run dir: {results['run_dir']}   MLflow: {cfg.tracking_uri()}   parent run: {results['mlflow_run_id']}")
 

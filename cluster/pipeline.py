@@ -125,6 +125,6 @@ def _headline(results: dict[str, Any]) -> dict[str, float]:
     if "train" in results:
         fm = results["train"]["final_metrics"]
         out |= {k: v for k, v in fm.items() if k.startswith("train/")}
-    for label, metrics in results.get("eval", {}).items():
-        out |= {f"{k.replace('eval/', f'eval_{label}/', 1)}": v for k, v in metrics.items()}
+    for label, model in results.get("eval", {}).items():
+        out |= {f"{k.replace('eval/', f'eval_{label}/', 1)}": v for k, v in model["metrics"].items()}
     return out

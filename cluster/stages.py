@@ -141,6 +141,7 @@ def _mix(ctx: StageContext) -> StageOutput:
     return run_mix_stage(
         c.mix,
         train=c.train,
+        heldout_records=c.eval.general.heldout_records,
         kept=kept,
         out_dir=layout.mix,
         tokenizer_path=ctx.base_model(),
@@ -171,13 +172,17 @@ def _train(ctx: StageContext) -> StageOutput:
 
 def _eval(ctx: StageContext) -> StageOutput:
     from eval.stage import run_eval_stage
+    from train.heldout import HELDOUT_FILE
 
     c = ctx.cfg
-    if ctx.model:
-        models = {"model": ctx.model}
+    policy = c.eval.policy
+    if policy.kind not in ("hf", "served"):  # an endpoint (or the oracle) plays: there is no checkpoint to load
+        models = {"model": policy.model or policy.kind}
+    elif ctx.model or policy.model:
+        models = {"model": ctx.model or policy.model or ""}
     else:
         models = {"tuned": str(ctx.require(ctx.layout.model, "train"))}
-    if c.eval.compare_base:
+    if c.eval.compare_base and policy.kind in ("hf", "served"):
         models["base"] = ctx.base_model()
     return run_eval_stage(
         c.eval,
@@ -185,6 +190,9 @@ def _eval(ctx: StageContext) -> StageOutput:
         out_dir=ctx.layout.eval,
         sandbox=c.sandbox,
         env_modules=c.rollout.env_modules,
+        heldout=ctx.layout.mix / HELDOUT_FILE,
+        seq_len=c.train.seq_len,
+        run_name=c.run.name,
         progress=ctx.progress,
     )
 

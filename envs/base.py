@@ -167,3 +167,6 @@ class EnvSpec:
     load_tasks: Callable[..., LoadedTasks] | None = None
     task_counts: dict[str, int | None] = field(default_factory=dict)  # split -> size (None: unbounded)
     sandboxed: bool = False  # runs agent commands in envs.sandbox; takes a ``sandbox="bwrap"|"none"`` kwarg
+    # The number the paper reports for the task, averaged over episodes: the success rate, or the mean reward
+    # where the reward is the task's own graded score (WebShop's attribute match, KG's answer F1).
+    headline: Literal["success_rate", "reward"] = "success_rate"

@@ -15,7 +15,8 @@ from pydantic import Field, model_validator
 
 from envs.config import ConfigSection, EnvSelection
 
-PolicyKind = Literal["oracle", "openai", "hf"]
+PolicyKind = Literal["oracle", "openai", "hf", "served"]
+Engine = Literal["transformers", "vllm"]
 
 
 class PolicyConfig(ConfigSection):
@@ -24,9 +25,14 @@ class PolicyConfig(ConfigSection):
     kind: PolicyKind = Field(
         "oracle",
         description="oracle: scripted gold solutions (offline); openai: any OpenAI-compatible endpoint; hf: a local "
-        "Hugging Face checkpoint run in the actor.",
+        "Hugging Face checkpoint run in the actor; served: the stage starts `replicas` OpenAI-compatible servers of "
+        "`engine` for the checkpoint as Ray actors, and stops them when it ends.",
     )
-    model: str | None = Field(None, description="openai: the served model name; hf: a checkpoint path or hub id.")
+    model: str | None = Field(
+        None,
+        description="openai: the served model name; hf, served: a checkpoint path or hub id (eval: None evaluates "
+        "the tuned checkpoint, and the base model with the same settings).",
+    )
     base_url: str | None = Field(
         None, description="openai: the endpoint, e.g. http://127.0.0.1:8000/v1 (None: api.openai.com)."
     )
@@ -44,8 +50,32 @@ class PolicyConfig(ConfigSection):
     )
     extra_body: dict[str, Any] = Field(
         default_factory=dict,
-        description="openai: extra fields merged into every request body, for server-specific sampling options "
-        "(e.g. vLLM's {top_k: 20, repetition_penalty: 1.05}).",
+        description="openai, served: extra fields merged into every request body, for server-specific sampling "
+        "options (e.g. vLLM's {top_k: 20, repetition_penalty: 1.05}).",
+    )
+    engine: Engine = Field(
+        "transformers",
+        description="served: 'transformers' (`transformers serve` with continuous batching; CPU or GPU) or 'vllm' "
+        "(GPU; `pip install agenttune[vllm]`).",
+    )
+    replicas: int = Field(1, ge=1, description="served: model servers started; an episode stays on one of them.")
+    gpus_per_replica: float | None = Field(
+        None, ge=0, description="served: GPUs each server reserves (None: 1 for vllm, else 1 if the cluster has GPUs)."
+    )
+    cpus_per_replica: float = Field(1.0, gt=0, description="served: CPUs each server reserves.")
+    engine_args: dict[str, Any] = Field(
+        default_factory=dict,
+        description="served: command-line options for the engine's server, as {option: value}: "
+        "{max_model_len: 4096} is --max-model-len 4096, true is a bare flag, false is --no-<option>.",
+    )
+    startup_timeout_s: float = Field(
+        900.0, gt=0, description="served: how long a server may take to load the model and answer."
+    )
+    gpus: float | None = Field(
+        None,
+        ge=0,
+        description="hf: GPUs each actor reserves for its in-process model (None: 1 if the cluster has GPUs, else 0). "
+        "On a GPU the model runs in bf16.",
     )
 
 

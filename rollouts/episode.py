@@ -91,44 +91,45 @@ async def arun_episode(
     async def env_call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return await loop.run_in_executor(env_executor, functools.partial(fn, *args, **kwargs))
 
-    deadline = asyncio.timeout(timeout_s)
-    try:
-        async with deadline:
-            obs, info = await env_call(env.reset, seed=seed, options={"task": task})
-            messages.append({"role": "user", "content": obs})
-            while True:
-                if max_turns is not None and turns >= max_turns:
-                    status = "agent_invalid_action" if info.get("invalid_action") else "task_limit_reached"
-                    break
-                try:
-                    reply = await policy.aact(messages, task=task)
-                except ContextLimitError as e:
-                    status, error = "context_limit_exceeded", str(e)
-                    break
-                except Exception as e:  # noqa: BLE001 - any policy failure ends only this episode
-                    status, error = "agent_error", f"{type(e).__name__}: {e}"
-                    break
-                messages.append({"role": "assistant", "content": reply})
-                turns += 1
-                obs, step_reward, terminated, truncated, info = await env_call(env.step, reply)
-                reward += float(step_reward)
-                invalid += bool(info.get("invalid_action"))
-                if terminated:
-                    status, success = "completed", bool(info.get("success", reward >= 1.0))
-                    break
-                if truncated:
-                    status = "agent_invalid_action" if info.get("invalid_action") else "task_limit_reached"
-                    break
+    with policy.episode() as acting:  # a served policy keeps an episode's turns on one replica
+        deadline = asyncio.timeout(timeout_s)
+        try:
+            async with deadline:
+                obs, info = await env_call(env.reset, seed=seed, options={"task": task})
                 messages.append({"role": "user", "content": obs})
-    except TimeoutError as e:
-        if deadline.expired():
-            status, error, success = "timeout", f"episode exceeded {timeout_s:g} s after {turns} turns", False
-        else:  # raised by the env itself, not our deadline
-            status, error = "env_error", f"TimeoutError: {e}"
-    except EnvError as e:
-        status, error = "env_error", str(e)
-    except Exception as e:  # noqa: BLE001 - an env bug ends only this episode, recorded with its cause
-        status, error = "env_error", f"{type(e).__name__}: {e}"
+                while True:
+                    if max_turns is not None and turns >= max_turns:
+                        status = "agent_invalid_action" if info.get("invalid_action") else "task_limit_reached"
+                        break
+                    try:
+                        reply = await acting.aact(messages, task=task)
+                    except ContextLimitError as e:
+                        status, error = "context_limit_exceeded", str(e)
+                        break
+                    except Exception as e:  # noqa: BLE001 - any policy failure ends only this episode
+                        status, error = "agent_error", f"{type(e).__name__}: {e}"
+                        break
+                    messages.append({"role": "assistant", "content": reply})
+                    turns += 1
+                    obs, step_reward, terminated, truncated, info = await env_call(env.step, reply)
+                    reward += float(step_reward)
+                    invalid += bool(info.get("invalid_action"))
+                    if terminated:
+                        status, success = "completed", bool(info.get("success", reward >= 1.0))
+                        break
+                    if truncated:
+                        status = "agent_invalid_action" if info.get("invalid_action") else "task_limit_reached"
+                        break
+                    messages.append({"role": "user", "content": obs})
+        except TimeoutError as e:
+            if deadline.expired():
+                status, error, success = "timeout", f"episode exceeded {timeout_s:g} s after {turns} turns", False
+            else:  # raised by the env itself, not our deadline
+                status, error = "env_error", f"TimeoutError: {e}"
+        except EnvError as e:
+            status, error = "env_error", str(e)
+        except Exception as e:  # noqa: BLE001 - an env bug ends only this episode, recorded with its cause
+            status, error = "env_error", f"{type(e).__name__}: {e}"
     return episode_record(
         task.to_dict(),
         sample_index,

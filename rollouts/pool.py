@@ -75,12 +75,13 @@ class RolloutActor:
         env_kwargs: dict[str, dict[str, Any]] | None,
         recycle_envs_after: int,
         env_modules: tuple[str, ...] = (),
+        endpoints: list[str] | None = None,
     ):
         from rollouts.envpool import EnvPool
         from rollouts.policies import make_policy
 
         import_env_modules(env_modules)
-        self.policy = make_policy(policy)
+        self.policy = make_policy(policy, endpoints)
         self.timeout_s = episode_timeout_s
         self.envs = EnvPool(env_kwargs, recycle_after=recycle_envs_after)
 
@@ -195,26 +196,45 @@ def run_rollouts(
     out_path: str | Path,
     env_kwargs: dict[str, dict[str, Any]] | None = None,
     env_modules: Iterable[str] = (),
+    endpoints: list[str] | None = None,
     scale_interval_s: float = 1.0,
     progress: bool = True,
     on_record: Callable[[dict[str, Any]], None] | None = None,
 ) -> RolloutSummary:
     """Run ``jobs`` with ``policy`` on an actor pool sized by ``pool``, appending each record to ``out_path``
-    (JSONL); see the module docstring. ``env_kwargs`` are constructor kwargs per env id."""
+    (JSONL); see the module docstring. ``env_kwargs`` are constructor kwargs per env id; ``endpoints`` the
+    servers of a served policy (``rollouts.serving.serve``)."""
     from rollouts.policies import worker_env_vars
 
-    actor_options: dict[str, Any] = {"num_cpus": pool.actor_cpus}
+    actor_options: dict[str, Any] = {"num_cpus": pool.actor_cpus, "num_gpus": actor_gpus(policy)}
     if secrets := worker_env_vars(policy):  # e.g. the API key, for actors on other nodes
         actor_options["runtime_env"] = {"env_vars": secrets}
     driver = _Driver(
         policy=policy,
         pool=pool,
         actor_options=actor_options,
-        actor_args=(policy, pool.episode_timeout_s, env_kwargs, pool.recycle_envs_after, tuple(env_modules)),
+        actor_args=(
+            policy,
+            pool.episode_timeout_s,
+            env_kwargs,
+            pool.recycle_envs_after,
+            tuple(env_modules),
+            endpoints,
+        ),
         scale_interval_s=scale_interval_s,
         on_record=on_record,
     )
     return driver.run(jobs, Path(out_path), progress=progress)
+
+
+def actor_gpus(policy: PolicyConfig) -> float:
+    """GPUs a rollout actor reserves: an in-actor hf model takes ``policy.gpus``, or one when the cluster has any
+    (then it runs in bf16); every other policy computes elsewhere (an endpoint, the served replicas) or not at all."""
+    if policy.kind != "hf":
+        return 0.0
+    if policy.gpus is not None:
+        return policy.gpus
+    return 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
 
 
 @dataclass(eq=False)
@@ -243,7 +263,9 @@ class _Driver:
         self.min_actors, self.max_actors = pool.min_actors, pool.max_actors
         self.concurrency = pool.concurrency
         self.max_attempts = pool.max_attempts
-        self.actor_cpus = pool.actor_cpus
+        # What one actor reserves, by Ray resource name (GPUs only for an in-actor model on a GPU cluster).
+        needs = {"CPU": float(actor_options.get("num_cpus", 0)), "GPU": float(actor_options.get("num_gpus", 0))}
+        self.actor_needs = {name: n for name, n in needs.items() if n > 0}
         # Async actor: its methods share one event loop; the extra slots are for ready()/env_stats().
         self.actor_cls = ray.remote(**{**actor_options, "max_concurrency": self.concurrency + 4})(RolloutActor)
         self.actor_args = actor_args
@@ -450,7 +472,8 @@ class _Driver:
         free_slots = sum(self.concurrency - len(a.in_flight) for a in self.actors if a.mode == "normal")
         wanted = math.ceil(max(0, work - free_slots) / self.concurrency)
         room = self.max_actors - len(self.actors)
-        fits = int(ray.available_resources().get("CPU", 0.0) // self.actor_cpus) if self.actor_cpus else room
+        available = ray.available_resources()
+        fits = min((int(available.get(r, 0.0) // need) for r, need in self.actor_needs.items()), default=room)
         n = min(wanted, room, fits)
         n = max(n, self.min_actors - len(self.actors))  # the minimum is kept even when it must queue for CPUs
         for _ in range(n):
@@ -469,12 +492,13 @@ class _Driver:
         if self.waiting_since is None:
             self.waiting_since = now
             return
-        total = ray.cluster_resources().get("CPU", 0.0)
-        if total < self.actor_cpus:
-            raise RolloutError(
-                f"a rollout actor needs {self.actor_cpus:g} CPUs but the Ray cluster has {total:g}: "
-                "lower rollout.actor_cpus or add nodes"
-            )
+        totals = ray.cluster_resources()
+        fixes = {"CPU": "lower rollout.actor_cpus or add nodes", "GPU": "set policy.gpus: 0, or add GPU nodes"}
+        for resource, need in self.actor_needs.items():
+            if (have := totals.get(resource, 0.0)) < need:
+                raise RolloutError(
+                    f"a rollout actor needs {need:g} {resource}s but the Ray cluster has {have:g}: {fixes[resource]}"
+                )
         if now - self.waiting_since > 600:
             raise RolloutError("no rollout actor could be placed for 10 minutes: the cluster's CPUs are all in use")
 

@@ -108,14 +108,18 @@ def run_mix_stage(
     generated_corpus: Path,
     decontaminate_against: list[EnvSelection],
     sandbox: SandboxKind,
+    heldout_records: int = 0,
 ) -> StageOutput:
     """Mix the kept trajectories (``kept``, AgentInstruct JSON) and the configured corpora into ``out_dir``.
 
     Enough samples for ``train.steps`` steps of ``train.global_batch_size`` are tokenized at ``train.seq_len``
     (and packed when ``train.packing``). With ``cfg.decontaminate``, records that come from a task of
     ``decontaminate_against`` (the eval tasks) or quote its prompts are removed first, and counted.
+    ``heldout_records`` general records (at most a quarter of them, none of fewer than 8) are then set aside,
+    never mixed, and written to ``out_dir/heldout_general.json`` for eval's held-out loss.
     """
     from train.formats import load_corpus
+    from train.heldout import HELDOUT_FILE, heldout_count, split_heldout, write_heldout
     from train.mix import build_mix
 
     skipped: dict[str, int] = {}
@@ -173,6 +177,16 @@ def run_mix_stage(
             clean, counts = index.filter(records, check_ngrams=grams)
             records[:] = clean
             removed |= {f"{name}.{k}": v for k, v in counts.items()}
+    n_general = len(general)
+    n_heldout = heldout_count(heldout_records, n_general)
+    if n_heldout < heldout_records:
+        log.warning(
+            "holding out %d of %d general records, not the %d asked for (at most a quarter; none of fewer than 8)",
+            n_heldout,
+            n_general,
+            heldout_records,
+        )
+    general, heldout = split_heldout(general, n_heldout, seed)
     report = build_mix(
         rolled + extra,
         general,
@@ -186,6 +200,11 @@ def run_mix_stage(
     ).to_dict()
     report["skipped_records"] = skipped
     report["decontaminated"] = removed
+    # After build_mix, which replaces out_dir wholesale. Duplicates of a held-out conversation left the mix too.
+    report["heldout_records"] = len(heldout)
+    report["heldout_duplicates_dropped"] = n_general - len(general) - len(heldout)
+    if heldout:
+        write_heldout(out_dir / HELDOUT_FILE, heldout)
     report["inputs"] = [{k: e[k] for k in ("name", "role", "config_key", "source", "digest")} for e in inputs]
     write_json_atomic(out_dir / MIX_LINEAGE, {"inputs": inputs})
     return StageOutput(report, _mix_metrics(report))

@@ -22,6 +22,7 @@ from envs.splits import SPLIT_SIZE
 SPEC = EnvSpec(
     id=ENV_ID,
     role="held_in",
+    headline="reward",  # the paper scores it by its reward (KG: answer F1; WebShop: attribute match)
     max_turns=MAX_TURNS,
     entry_point="envs.kg.env:KGEnv",
     description="Answer multi-hop questions over a knowledge graph with AgentBench's KG tools; F1 reward.",

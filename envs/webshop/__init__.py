@@ -21,6 +21,7 @@ from envs.webshop.oracle import oracle
 SPEC = EnvSpec(
     id=ENV_ID,
     role="held_in",
+    headline="reward",  # the paper scores it by its reward (KG: answer F1; WebShop: attribute match)
     max_turns=MAX_TURNS,
     entry_point="envs.webshop.env:WebShopEnv",
     description="Search a seeded web shop and buy the product a customer asks for; WebShop's reward.",

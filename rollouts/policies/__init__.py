@@ -15,12 +15,17 @@ from rollouts.policies.base import Message, Policy
 __all__ = ["Message", "Policy", "as_policy_config", "make_policy", "preflight", "worker_env_vars"]
 
 
-def make_policy(spec: PolicyConfig | Mapping[str, Any]) -> Policy:
-    """Build the policy a ``PolicyConfig`` (or a mapping of its fields) describes.
+def make_policy(spec: PolicyConfig | Mapping[str, Any], endpoints: list[str] | None = None) -> Policy:
+    """Build the policy a ``PolicyConfig`` (or a mapping of its fields) describes; a served policy also needs
+    the ``endpoints`` of its running servers (``rollouts.serving.serve``).
 
     Imports are lazy: an oracle run needs neither torch nor an HTTP client.
     """
     cfg = as_policy_config(spec)
+    if cfg.kind == "served":
+        from rollouts.policies.served import ServedPolicy
+
+        return ServedPolicy(cfg, endpoints or [])
     if cfg.kind == "oracle":
         from rollouts.policies.oracle import OraclePolicy
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from envs.base import Task
@@ -34,6 +36,12 @@ class Policy(ABC):
         """``act`` for asyncio callers. The default runs ``act`` in a thread so a slow local
         policy never blocks the event loop; HTTP policies override it with a native async call."""
         return await asyncio.to_thread(self.act, messages, task=task)
+
+    @contextlib.contextmanager
+    def episode(self) -> Iterator[Policy]:
+        """The policy that plays one episode's turns: this one, unless an episode's turns must stay together
+        (a served policy pins each episode to one replica, whose prefix cache holds the conversation)."""
+        yield self
 
     def describe(self) -> dict[str, Any]:
         """What goes into each trajectory record's ``policy`` field. Never holds secrets."""

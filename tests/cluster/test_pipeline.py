@@ -23,7 +23,7 @@ SMALL = [
     "train.checkpoint_every=0",
     "eval.envs=[{id: agenttune/DB-v0, split: test, num_tasks: 3, max_turns: 2},"
     " {id: agenttune/MultiHopQA-v0, split: test, num_tasks: 2, max_turns: 2}]",
-    "eval.max_new_tokens=16",
+    "eval.policy.max_tokens=16",
 ]
 
 

@@ -22,7 +22,7 @@ COMMON = [
     "train.micro_batch_size=1",
     "train.checkpoint_every=0",
     "mix.general=[{path: generated, num_records: 40}]",
-    "eval.max_new_tokens=8",
+    "eval.policy.max_tokens=8",
     "eval.compare_base=false",
     "ray.num_cpus=4",
 ]

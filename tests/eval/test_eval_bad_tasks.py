@@ -41,7 +41,7 @@ def test_eval_counts_and_lists_the_bad_tasks(ray_2_cpus, store, tmp_path, monkey
     with caplog.at_level(logging.WARNING):
         out = run_eval_stage(cfg, models={"a": "unused", "b": "unused"}, out_dir=tmp_path / "eval", sandbox="none")
     for label in ("a", "b"):
-        scores = out.report[label]
+        scores = out.report[label]["metrics"]
         assert scores["eval/bad_tasks"] == 2.0
         assert (scores["eval/agenttune_DB-v0/episodes"], scores["eval/agenttune_DB-v0/success_rate"]) == (60.0, 1.0)
     listed = json.loads((tmp_path / "eval" / BAD_TASKS_FILE).read_text())
