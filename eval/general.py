@@ -107,7 +107,7 @@ def heldout_metrics(
             logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
             target = labels[:, 1:].to(device)
             trained = target != IGNORE_INDEX
-            # Only the trained positions, in fp32: a full-vocabulary fp32 copy of every position would not fit.
+            # Only the trained positions go to fp32: all of them would be batch x seq_len x vocab floats.
             scored = logits[:, :-1][trained].float()
             wanted = target[trained]
             loss_sum += torch.nn.functional.cross_entropy(scored, wanted, reduction="sum").double().item()

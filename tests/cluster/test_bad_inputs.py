@@ -333,10 +333,11 @@ def test_a_rollout_interrupted_mid_way_resumes_exactly_once(tmp_path, sig):
 
 @pytest.mark.integration
 @pytest.mark.slow
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_training_interrupted_mid_way_continues_from_its_last_checkpoint(rolled, tmp_path, sig):
+def test_training_interrupted_mid_way_continues_from_its_last_checkpoint(rolled, tmp_path):
+    # Ctrl-C: on the main thread Ray Train would catch it and exit 0; SIGTERM takes the rollout's path above.
+    sig = signal.SIGINT
     run_dir = copy_run(rolled, tmp_path / "run")
-    args = ["train", DEMO, f"run.dir={run_dir}", *SMALL, "train.steps=10", "train.checkpoint_every=2"]
+    args = ["train", DEMO, f"run.dir={run_dir}", *SMALL, "train.steps=6", "train.checkpoint_every=2"]
     proc = agenttune("mix", *args[1:])
     assert proc.returncode == 0, proc.stderr[-3000:]
     # Ray Train lists a checkpoint in this snapshot once it is complete and registered: what a rerun resumes from.
@@ -354,7 +355,7 @@ def test_training_interrupted_mid_way_continues_from_its_last_checkpoint(rolled,
     runs = client.search_runs([client.get_experiment_by_name("agenttune-demo").experiment_id])
     finished = next(r for r in runs if r.info.status == "FINISHED" and r.info.run_name == "demo:train")
     steps = [m.step for m in client.get_metric_history(finished.info.run_id, "train/loss")]
-    assert steps and min(steps) > 2 and max(steps) == 10  # continued after a checkpoint, not from step 1
+    assert steps and min(steps) > 2 and max(steps) == 6  # continued after a checkpoint, not from step 1
     assert (run_dir / "model" / "model.safetensors").exists()
 
 

@@ -33,7 +33,7 @@ def _env(**extra: str) -> dict[str, str]:
     return env | extra
 
 
-def _check_run_tree(uri: str, run_dir: Path, *, eval_tasks: int = 3) -> None:
+def _check_run_tree(uri: str, run_dir: Path, *, eval_tasks: int = 3, engine: str | None = None) -> None:
     client = MlflowClient(uri)
     exp = client.get_experiment_by_name("agenttune-demo")
     runs = {r.info.run_name: r for r in client.search_runs([exp.experiment_id])}
@@ -54,9 +54,17 @@ def _check_run_tree(uri: str, run_dir: Path, *, eval_tasks: int = 3) -> None:
     assert [json.loads(line)["env"] for line in Path(sample).read_text().splitlines()] == ["agenttune/DB-v0"] * 3
     assert runs["filter"].data.metrics["rollout/kept"] == 12
     for label in ("tuned", "base"):
-        m = runs[f"eval-{label}"].data.metrics
+        run = runs[f"eval-{label}"]
+        m, params = run.data.metrics, run.data.params
         assert m["eval/agenttune_DB-v0/episodes"] == eval_tasks and "eval/held_in/score" in m
         assert m["eval/agenttune_MultiHopQA-v0/episodes"] == 2 and "eval/held_out/score" in m
+        # general ability: the held-out slice of the general corpus, never trained on
+        assert m["eval/general/heldout_loss"] > 0 and 0 <= m["eval/general/score"] <= 1
+        assert params["eval.policy.kind"] == ("served" if engine else "hf")
+        assert params.get("eval.policy.engine") == engine and len(params["eval.checkpoint_digest"]) >= 16
+        assert run.data.tags["agenttune.checkpoint"] == params["eval.checkpoint"]
+        scores = json.loads(Path(client.download_artifacts(run.info.run_id, "scores.json", str(run_dir))).read_text())
+        assert scores["model"] == label and set(scores["tasks"]) == {"held_in", "held_out", "general"}
     assert any(a.path == "model" for a in client.list_artifacts(train_id))
 
 
@@ -98,6 +106,9 @@ def test_pipeline_command_end_to_end(tmp_path):
         f"run.dir={run_dir}",
         *SMALL,
         "rollout.output_format=parquet",
+        # the served path: `transformers serve` replicas of the tuned model, then of the base model
+        "eval.policy={kind: served, engine: transformers, max_tokens: 16, cpus_per_replica: 0.5}",
+        "eval.concurrency=4",
         "--no-progress",
     ]
     proc = subprocess.run(
@@ -110,7 +121,7 @@ def test_pipeline_command_end_to_end(tmp_path):
     import pyarrow.parquet as pq
 
     assert pq.read_table(run_dir / "rollout" / "trajectories.parquet").num_rows == 12
-    _check_run_tree(uri, run_dir)
+    _check_run_tree(uri, run_dir, engine="transformers")
     _check_outputs(run_dir)
 
 

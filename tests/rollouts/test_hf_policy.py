@@ -35,3 +35,14 @@ def test_context_limit_is_detected(tiny_checkpoint):
 def test_hf_policy_needs_a_model():
     with pytest.raises(PolicyConfigError, match="rollout.policy.model"):
         make_policy({"kind": "hf", "model": None})
+
+
+@pytest.mark.gpu
+def test_on_a_gpu_the_hf_policy_runs_in_bf16(tiny_checkpoint):
+    import torch
+
+    policy = make_policy({"kind": "hf", "model": str(tiny_checkpoint), "max_tokens": 8})
+    assert policy.device == "cuda" and next(policy.lm.parameters()).dtype == torch.bfloat16
+    task = envs.generate_tasks("agenttune/DB-v0", "test", 1)[0]
+    with envs.make_env("agenttune/DB-v0") as env:
+        assert run_episode(env, policy, task, max_turns=1)["error"] is None

@@ -122,3 +122,27 @@ def test_transformers_serve_replicas_play_episodes_and_are_stopped(ray_2_cpus, t
     with pytest.raises(RuntimeError, match="boom"), serve(cfg, str(tiny_checkpoint)) as endpoints:
         raise RuntimeError("boom")
     assert not port_open(endpoints[0])  # stopped on failure too
+
+
+@pytest.mark.gpu
+@pytest.mark.integration
+@pytest.mark.slow
+def test_vllm_replicas_serve_a_checkpoint_on_gpus(tmp_path, tiny_checkpoint):
+    """vLLM (`pip install agenttune[vllm]`) serves a checkpoint on a GPU; episodes go through it as on CPU."""
+    pytest.importorskip("vllm", reason="vLLM is not installed: pip install 'agenttune[vllm]'")
+    import ray
+
+    ray.init(address="local", include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        cfg = PolicyConfig(
+            kind="served", engine="vllm", model=str(tiny_checkpoint), max_tokens=8, replicas=1,
+            engine_args={"max_model_len": 2048, "gpu_memory_utilization": 0.3, "enforce_eager": True},
+        )  # fmt: skip
+        jobs = make_jobs(envs.generate_tasks("agenttune/DB-v0", "test", 4), max_turns=2)
+        with serve(cfg, str(tiny_checkpoint)) as endpoints:
+            pool = PoolConfig(min_actors=1, max_actors=1, concurrency=4)
+            s = run_rollouts(jobs, policy=cfg, pool=pool, endpoints=endpoints, out_path=tmp_path / "t.jsonl")
+        assert s.finished == 4 and all(r["error"] is None for r in read_jsonl(tmp_path / "t.jsonl"))
+        assert not port_open(endpoints[0])
+    finally:
+        ray.shutdown()
