@@ -241,6 +241,8 @@ def _print_summary(cfg: PipelineConfig, results: dict[str, Any]) -> None:
     for label, model in results.get("eval", {}).items():
         roles = model["role_scores"]
         shown = ", ".join(f"{role.replace('_', '-')} {roles[role]:.3f}" for role in ROLES if role in roles)
+        if (loss := model["metrics"].get("eval/general/heldout_loss")) is not None:
+            shown += f" (held-out loss {loss:.2f})"
         tasks = "; ".join(
             f"{task.rsplit('/', 1)[-1]} {score:.2f}"
             for role in ROLES

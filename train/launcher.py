@@ -20,9 +20,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from train.batches import collate_arrow
 from train.config import TrainConfig
 from train.errors import TrainError
-from train.loop import build_engine, collate_arrow, train_step
+from train.loop import build_engine, train_step
 from train.mfu import peak_tflops
 
 

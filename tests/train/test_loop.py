@@ -13,10 +13,11 @@ import torch
 from mlflow.tracking import MlflowClient
 from safetensors.torch import load_file
 
+from train.batches import collate, collate_arrow
 from train.config import TrainConfig
 from train.corpus import generate_general_records
 from train.launcher import micro_batches, shard
-from train.loop import BackgroundLog, collate, collate_arrow, deepspeed_config, export_model, fit
+from train.loop import BackgroundLog, deepspeed_config, export_model, fit
 from train.mix import build_mix
 
 TRAIN = TrainConfig(

@@ -4,7 +4,8 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from train.loop import attended_keys, collate
+from train.batches import collate
+from train.loop import attended_keys
 from train.mfu import flops_per_token, known_gpu_peak, matmul_params, mfu, model_flops, peak_tflops
 
 # The tiny model of tests/conftest.py (train/tiny.py defaults): width 64, 2 layers, 4 heads, MLP 4x, 2048 tokens.

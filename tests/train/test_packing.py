@@ -6,7 +6,7 @@ import pyarrow as pa
 import pytest
 import torch
 
-from train.loop import collate
+from train.batches import collate
 from train.packing import IGNORE, assign_bins, occupancy, pack, pack_table
 
 
