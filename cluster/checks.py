@@ -24,7 +24,16 @@ _HF_NAME = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?$")
 
 def reference_problems(cfg: PipelineConfig) -> list[tuple[str, str]]:
     """``(dotted key, problem)`` for every env id, task file and corpus the config names that cannot be used."""
-    return [*_env_problems(cfg), *_corpus_problems(cfg)]
+    return [*_env_problems(cfg), *_corpus_problems(cfg), *_policy_problems(cfg)]
+
+
+def _policy_problems(cfg: PipelineConfig) -> Iterator[tuple[str, str]]:
+    policy = cfg.rollout.policy
+    if policy.kind in ("openai", "hf", "served") and not policy.model:
+        what = "the served model's name" if policy.kind == "openai" else "a checkpoint path or hub id"
+        yield "rollout.policy.model", f"the {policy.kind} policy needs {what}"
+    if cfg.eval.policy.kind == "openai" and not cfg.eval.policy.model:
+        yield "eval.policy.model", "the openai policy needs the served model's name"
 
 
 def _env_problems(cfg: PipelineConfig) -> Iterator[tuple[str, str]]:

@@ -13,9 +13,7 @@ and ``agenttune.checkpoint``) with the same metric names (``eval/<env>/score``, 
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +27,7 @@ from eval.scoring import SCORES_FILE, ModelScores, episode_metrics
 from rollouts.config import PolicyConfig
 from rollouts.pool import make_jobs, run_rollouts
 from rollouts.records import read_jsonl, write_json_atomic
+from rollouts.serving import servers_for
 from rollouts.stage import StageOutput
 from train import mlflow_utils as mlf
 
@@ -116,7 +115,7 @@ def evaluate_model(
         jobs += make_jobs(selected, max_turns=sel.max_turns)
         roles[spec.id], headlines[spec.id] = spec.role, spec.headline
     trajectories = out_dir / "trajectories.jsonl"
-    with _policy_servers(policy) as endpoints:
+    with servers_for(policy) as endpoints:
         run_rollouts(
             jobs,
             policy=policy,
@@ -137,18 +136,6 @@ def evaluate_model(
     if general_tasks:
         scores.tasks["general"] = general_tasks
     return scores, metrics | general
-
-
-@contextlib.contextmanager
-def _policy_servers(policy: PolicyConfig) -> Iterator[list[str] | None]:
-    """A served policy's replicas for the block (stopped after it, also on failure); nothing for the others."""
-    if policy.kind != "served":
-        yield None
-        return
-    from rollouts.serving import serve
-
-    with serve(policy, policy.model or "") as endpoints:
-        yield endpoints
 
 
 def general_ability(

@@ -201,3 +201,15 @@ def _die_with_parent() -> None:
 
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+@contextlib.contextmanager
+def servers_for(policy: PolicyConfig) -> Iterator[list[str] | None]:
+    """``serve(policy, policy.model)`` for a served policy (yields its endpoints); nothing for any other kind."""
+    if policy.kind != "served":
+        yield None
+        return
+    if not policy.model:
+        raise PolicyConfigError("policy.model: a served policy needs the checkpoint to serve")
+    with serve(policy, policy.model) as endpoints:
+        yield endpoints

@@ -29,6 +29,7 @@ from rollouts.records import (
     write_jsonl_atomic,
     write_parquet_atomic,
 )
+from rollouts.serving import servers_for
 
 SAMPLE_FILE = "rollout_sample.jsonl"
 
@@ -68,15 +69,17 @@ def run_rollout_stage(
         selections.append(select_tasks(sel))
         jobs += make_jobs(selections[-1], samples_per_task=cfg.samples_per_task, max_turns=sel.max_turns)
     bad_tasks = report_bad_tasks(selections)  # logged now, before the pool's progress output
-    summary = run_rollouts(
-        jobs,
-        policy=cfg.policy,
-        pool=cfg,
-        out_path=trajectories,
-        env_kwargs=env_kwargs(cfg.envs, sandbox),
-        env_modules=cfg.env_modules,
-        progress=progress,
-    ).to_dict()
+    with servers_for(cfg.policy) as endpoints:  # a served policy's replicas, stopped when the rollout ends
+        summary = run_rollouts(
+            jobs,
+            policy=cfg.policy,
+            pool=cfg,
+            out_path=trajectories,
+            env_kwargs=env_kwargs(cfg.envs, sandbox),
+            env_modules=cfg.env_modules,
+            endpoints=endpoints,
+            progress=progress,
+        ).to_dict()
     summary |= {"bad_task_count": len(bad_tasks), "bad_tasks": bad_tasks}
     if cfg.output_format == "parquet":  # JSONL stays the append log; Parquet is a finished copy
         write_parquet_atomic(trajectories.with_suffix(".parquet"), read_jsonl(trajectories))
