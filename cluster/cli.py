@@ -3,6 +3,8 @@
     agenttune validate cluster/configs/demo.yaml train.steps=4
     agenttune pipeline cluster/configs/demo.yaml            # what `make demo` and `ray job submit` run
     agenttune rollout|filter|mix|train|eval CONFIG [key=value ...]
+    agenttune sweep CONFIG [key=value ...] [--json]        # the eta ablation: one arm per value
+    agenttune compare RUN_DIR|RUN_ID ... [--scores F.csv]  # the paper's table
     agenttune envs list
     agenttune envs check agenttune/DB-v0 --tasks 20 [--json]
     agenttune sandbox run [--timeout S] [--memory-mb M] -- CMD...
@@ -101,6 +103,15 @@ def _parser() -> argparse.ArgumentParser:
         if name == "eval":
             sp.add_argument("--model", help="checkpoint to evaluate (default: <run.dir>/model)")
 
+    sw = with_config(
+        "sweep",
+        cmd_sweep,
+        "Run the config's sweep (e.g. sweep: {mix.eta: [0.0, 0.2, 1.0]}): rollout and filter once, then mix -> "
+        "train -> eval per arm, compared with the base model in the parent MLflow run. A rerun resumes.",
+    )
+    sw.add_argument("--no-progress", action="store_true", help="no progress bars (for logs)")
+    sw.add_argument("--json", action="store_true", help="print the arms' and the base's role scores as the last line")
+
     envs_p = sub.add_parser("envs", help="List or check environments.", description="List or check environments.")
     envs_sub = envs_p.add_subparsers(dest="envs_command", required=True, metavar="SUBCOMMAND")
     lp = envs_sub.add_parser("list", help="Registered envs: id, role, turn cap, task counts.")
@@ -134,6 +145,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from cluster.checks import capacity_problems, local_resources
 
     cfg = load_config(args.config, args.overrides)
+    if cfg.sweep:
+        from cluster.sweep import sweep_problems
+
+        if problems := sweep_problems(cfg):
+            raise ClusterError(f"{args.config}: " + "; ".join(problems))
     if cfg.ray.address or os.environ.get("RAY_ADDRESS"):
         note = "capacity is checked by each command against the cluster it joins"
     else:
@@ -159,6 +175,40 @@ def cmd_stage(args: argparse.Namespace) -> int:
     out = pipeline.run_single_stage(cfg, args.command, progress=progress, model=getattr(args, "model", None))
     print(json.dumps(out, indent=1, default=str))
     return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from cluster.sweep import run_sweep
+
+    cfg = load_config(args.config, args.overrides)
+    results = run_sweep(cfg, progress=not args.no_progress)
+    _print_sweep(cfg, results)
+    if args.json:
+        print(json.dumps(results["comparison"]["summary"]))
+    if results["failed"]:
+        print(f"agenttune: {len(results['failed'])} arm(s) failed: {', '.join(results['failed'])}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _print_sweep(cfg: PipelineConfig, results: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"agenttune sweep: {cfg.run.name}")
+    for col in ("arm", "held-in", "held-out", "general", "general loss", "time"):
+        table.add_column(col, justify="left" if col == "arm" else "right")
+    summary = results["comparison"]["summary"]
+    rows = {**summary["arms"], "base": summary["base"]}
+    for label, row in rows.items():
+        cells = [f"{v:.3f}" if (v := row[k]) is not None else "-" for k in ("held_in", "held_out", "general")]
+        loss = f"{row['general_loss']:.3f}" if row["general_loss"] is not None else "-"
+        wall = results["arms"].get(label, {}).get("wall_s")
+        table.add_row(label, *cells, loss, f"{wall:.0f}s" if wall else "")
+    for label in results["failed"]:
+        table.add_row(label, "failed", "", "", "", "")
+    Console().print(table)
+    print(f"run dir: {results['run_dir']}   MLflow: {cfg.tracking_uri()}   parent run: {results['mlflow_run_id']}")
 
 
 def cmd_envs_list(args: argparse.Namespace) -> int:

@@ -88,6 +88,11 @@ class PipelineConfig(ConfigSection):
         description="How envs that run agent commands (OS) isolate them: 'bwrap' (bubblewrap sandbox) or 'none' "
         "(plain local shell, NO isolation: only for trusted agents; logged loudly and recorded in MLflow).",
     )
+    sweep: dict[str, list[Any]] = Field(
+        default_factory=dict,
+        description="`agenttune sweep`: dotted mix.*, train.* or eval.* keys and the values each takes, e.g. "
+        "{mix.eta: [0.0, 0.2, 1.0]}; several keys make a grid. Other commands ignore it.",
+    )
     stages: list[Stage] = Field(
         default_factory=lambda: ["rollout", "filter", "mix", "train", "eval"],
         description="Stages `agenttune pipeline` runs, in order.",

@@ -33,25 +33,34 @@ from train import mlflow_utils as mlf
 
 @dataclass(frozen=True)
 class RunLayout:
-    """Where each stage's inputs and outputs live under ``run.dir``."""
+    """Where each stage's inputs and outputs live under ``run.dir``.
+
+    A sweep's arms each have a ``root`` of their own (``<run.dir>/arms/<label>``) for what they make (mix,
+    checkpoints, model, eval, reports) and share the sweep's rollout, filter and base model (``shared``).
+    """
 
     root: Path
+    shared_root: Path | None = None
+
+    @property
+    def shared(self) -> Path:
+        return self.shared_root or self.root
 
     @property
     def base_model(self) -> Path:
-        return self.root / "base_model"
+        return self.shared / "base_model"
 
     @property
     def generated_corpus(self) -> Path:
-        return self.root / "data" / "general.json"
+        return self.shared / "data" / "general.json"
 
     @property
     def trajectories(self) -> Path:
-        return self.root / "rollout" / "trajectories.jsonl"
+        return self.shared / "rollout" / "trajectories.jsonl"
 
     @property
     def kept(self) -> Path:
-        return self.root / "filter" / "kept.json"
+        return self.shared / "filter" / "kept.json"
 
     @property
     def mix(self) -> Path:
@@ -81,11 +90,12 @@ class StageContext:
     progress: bool = True
     run_id: str | None = None  # the MLflow run the stage logs to
     model: str | None = None  # `agenttune eval --model`: evaluate this checkpoint instead of <run.dir>/model
+    shared_dir: Path | None = None  # a sweep arm's: where the sweep's rollout, filter and base model live
     _base_model: str | None = field(default=None, repr=False)
 
     @property
     def layout(self) -> RunLayout:
-        return RunLayout(self.cfg.run_dir)
+        return RunLayout(self.cfg.run_dir, self.shared_dir)
 
     def base_model(self) -> str:
         """The base model's path or hub id, resolved (and the tiny model built) on first use."""

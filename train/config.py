@@ -69,7 +69,13 @@ class CorpusConfig(ConfigSection):
 class MixConfig(ConfigSection):
     """How kept trajectories and general corpora are mixed, tokenized and masked."""
 
-    eta: float = Field(0.2, gt=0.0, le=1.0, description="Share of agent data in the mix (paper: 0.2).")
+    eta: float = Field(
+        0.2,
+        ge=0.0,
+        le=1.0,
+        description="Share of agent data in the mix (paper: 0.2); 1: agent data only, 0: general data only "
+        "(the paper's ablation arms).",
+    )
     general: list[CorpusConfig] = Field(
         default_factory=lambda: [CorpusConfig(path="generated")],
         description="General instruction corpora that fill the share 1 - eta.",

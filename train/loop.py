@@ -22,6 +22,7 @@ import logging
 import math
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -85,10 +86,12 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     for _ in range(start_step * accum):  # continue the data stream where the checkpoint left it
         next(batches)
     peak = peak_tflops(cfg.peak_tflops_per_worker, cfg.use_gpu)
+    progress = ProgressLine(cfg.steps, start_step, label=config.get("progress_label"), enabled=rank == 0)
     with BackgroundLog(logger) as log:
         for step in range(start_step, cfg.steps):
             metrics = train_step(engine, scheduler, batches, accum=accum, peak_tflops=peak)
             log.log(metrics, step=step + 1)
+            progress.step(step + 1, metrics)
             last = step + 1 == cfg.steps
             every = cfg.checkpoint_every
             if last or (every and (step + 1) % every == 0):
@@ -96,6 +99,30 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
                 _report_checkpoint(engine, tokenizer, {**metrics, "step": step + 1}, step + 1, export=last)
             if step_hook := config.get("step_hook"):
                 step_hook(step=step + 1, rank=rank, world=world, resumed=start_step > 0)
+
+
+class ProgressLine:
+    """Rank 0's one-line progress on the driver's console (Ray forwards workers' stdout there), about every
+    twentieth of the run: ``train step 40/300 | loss 2.134 | 9,812 tokens/s | 3m02s left``."""
+
+    def __init__(self, total: int, start: int, *, label: str | None, enabled: bool):
+        self.total, self.start, self.enabled = total, start, enabled
+        self.every = max(1, total // 20)
+        self.prefix = f"[{label}] " if label else ""
+        self.started = time.monotonic()
+
+    def step(self, step: int, metrics: dict[str, Any]) -> None:
+        if not self.enabled or (step % self.every and step != self.total):
+            return
+        per_step = (time.monotonic() - self.started) / max(1, step - self.start)
+        left = int(per_step * (self.total - step))
+        line = (
+            f"{self.prefix}train step {step}/{self.total} | loss {metrics['train/loss']:.3f} | "
+            f"{metrics['train/tokens_per_s']:,.0f} tokens/s | {left // 60}m{left % 60:02d}s left\n"
+        )
+        # Not print(): Ray Train patches it to log through the root logger and also tee to stdout (two lines).
+        sys.stdout.write(line)
+        sys.stdout.flush()
 
 
 class BackgroundLog:
@@ -360,6 +387,7 @@ def fit(
     mlflow_run_id: str | None = None,
     name: str = "train",
     step_hook: Callable[..., None] | None = None,
+    progress_label: str | None = None,
 ) -> ray.train.Result:
     """Run the Ray Train job and return its result (``result.checkpoint`` holds ``hf/``).
 
@@ -388,6 +416,7 @@ def fit(
             "mlflow_run_id": mlflow_run_id,
             "resume_from": train_cfg.resume_from,
             "step_hook": step_hook,
+            "progress_label": progress_label,
             "data_in_memory": small,
         },
         scaling_config=ScalingConfig(

@@ -34,6 +34,7 @@ from train.packing import pack_table
 
 SAMPLES, PACKED = "samples", "packed"
 PACK_WINDOW = 1024  # samples packed together; larger windows fill sequences better
+PACKED_FILL = 0.96  # share of a packed sequence's slots that hold tokens (measured 96-99.5%: README Performance)
 # Rows per input block, and the most blocks per input. The random shuffle is all-to-all: it makes one object per
 # (input block, output block) pair, so its cost grows with the square of the block count. Ray Data's default of
 # 200 blocks per ``from_items`` gave 400 mixed blocks, 160,000 objects and 35 s of shuffle for 4,000 rows.
@@ -73,6 +74,39 @@ def upsample(records: list[dict[str, Any]], n: int, seed: int) -> list[dict[str,
         rng.shuffle(order)
         out.extend(order[: n - len(out)])
     return out
+
+
+def samples_for_rows(
+    agent: list[dict[str, Any]],
+    general: list[dict[str, Any]],
+    *,
+    eta: float,
+    rows: int,
+    tokenizer_path: str,
+    seq_len: int,
+    seed: int = 0,
+    probe: int = 256,
+) -> int:
+    """How many samples fill ``rows`` packed sequences of ``seq_len`` tokens: the mix's mean sample length
+    (tokens, cut at ``seq_len``), from up to ``probe`` records drawn at the mix's ratio.
+
+    Training takes ``global_batch_size`` packed sequences a step; mixing only ``steps x global_batch_size``
+    samples would pack into a fraction of that, and training would repeat them (or, on a short mix, leave a
+    worker with no rows at all)."""
+    from transformers import AutoTokenizer
+
+    from train.masking import tokenize_conversation
+
+    rng = random.Random(seed)
+    n_agent = (round(probe * eta) if general else probe) if agent else 0
+    n_general = probe - n_agent if general else 0
+    drawn = [rng.choice(agent) for _ in range(n_agent)] + [rng.choice(general) for _ in range(n_general)]
+    if not drawn:
+        return rows
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_path)
+    lengths = [len(tokenize_conversation(tokenizer, r["conversations"], seq_len)["input_ids"]) for r in drawn]
+    mean = max(1.0, sum(lengths) / len(lengths))
+    return max(rows, math.ceil(rows * seq_len * PACKED_FILL / mean))
 
 
 def _from_rows(rows: list[dict[str, Any]]) -> ray.data.Dataset:
@@ -148,16 +182,23 @@ def build_mix(
     training sequences, several samples each. Packing happens here, not in the training loop, so that
     every worker consumes the same number of rows per step and Ray Data's split stays in lockstep.
     """
-    if not 0 < eta <= 1:
-        raise TrainError(f"mix.eta must be in (0, 1], got {eta}")
-    n_agent = max(1, round(eta * num_samples))
+    if not 0 <= eta <= 1:
+        raise TrainError(f"mix.eta must be in [0, 1], got {eta}")
+    n_agent = round(eta * num_samples) if eta < 1 else num_samples
+    n_agent = max(1, n_agent) if eta > 0 else 0  # eta 0: general data only (the paper's ablation arm)
     n_general = num_samples - n_agent
     if n_general and not general:
         raise TrainError("mix.general: no general records, but eta < 1 asks for them; add a corpus or set eta=1")
-    ds = _from_rows(_rows(upsample(agent, n_agent, seed), "agent"))
+    if n_agent and not agent:
+        raise TrainError("no agent records, but eta > 0 asks for them; keep some trajectories or set mix.eta=0")
+    parts = []
+    if n_agent:
+        parts.append(_from_rows(_rows(upsample(agent, n_agent, seed), "agent")))
     if n_general:
-        ds_general = _from_rows(_rows(upsample(general, n_general, seed + 1), "general"))
-        ds = ds.mix(ds_general, weights=[eta, 1 - eta], stopping_condition=MixStoppingCondition.STOP_ON_SHORTEST)
+        parts.append(_from_rows(_rows(upsample(general, n_general, seed + 1), "general")))
+    ds = parts[0]
+    if len(parts) == 2:
+        ds = ds.mix(parts[1], weights=[eta, 1 - eta], stopping_condition=MixStoppingCondition.STOP_ON_SHORTEST)
     # Tasks, not an actor pool: tasks take any free CPU and give it back after each block. One actor left the
     # second CPU of a 2-CPU machine idle (1.5x slower end to end), and a pool as large as the machine holds every
     # CPU and starves the shuffle and the writes, which then never run.

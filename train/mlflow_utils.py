@@ -119,14 +119,22 @@ def setup(tracking_uri: str, experiment: str) -> str:
 
 
 @contextlib.contextmanager
-def stage_run(name: str, *, parent: bool = False, tags: dict[str, str] | None = None) -> Iterator[str]:
-    """Open an MLflow run for a pipeline stage, nested when a run is already active.
+def stage_run(
+    name: str, *, parent: bool = False, tags: dict[str, str] | None = None, parent_run_id: str | None = None
+) -> Iterator[str]:
+    """Open an MLflow run for a pipeline stage, nested when a run is already active (in this thread), or under
+    ``parent_run_id`` (a sweep's arm, run on a thread of its own).
 
     It ends FINISHED, FAILED on an error, or KILLED when the command was interrupted (Ctrl-C, or SIGTERM
     turned into KeyboardInterrupt by the CLI): never left RUNNING.
     """
     nested = mlflow.active_run() is not None and not parent
-    run = mlflow.start_run(run_name=name, nested=nested, tags={"agenttune.stage": name, **(tags or {})})
+    run = mlflow.start_run(
+        run_name=name,
+        nested=nested or parent_run_id is not None,
+        parent_run_id=parent_run_id,
+        tags={"agenttune.stage": name, **(tags or {})},
+    )
     try:
         yield run.info.run_id
     except KeyboardInterrupt:

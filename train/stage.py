@@ -120,7 +120,7 @@ def run_mix_stage(
     """
     from train.formats import load_corpus
     from train.heldout import HELDOUT_FILE, heldout_count, split_heldout, write_heldout
-    from train.mix import build_mix
+    from train.mix import build_mix, samples_for_rows
 
     skipped: dict[str, int] = {}
     kept_corpus = load_corpus(str(kept), fmt="agentinstruct")
@@ -157,7 +157,7 @@ def run_mix_stage(
 
     rolled = kept_corpus.records
     extra = load(cfg.agent_extra, "agent_extra", "agent")
-    if not rolled and not extra:
+    if cfg.eta > 0 and not rolled and not extra:
         raise TrainError(
             f"nothing to mix: {kept} holds no kept trajectories (the filter's report says why it dropped each "
             "episode) and mix.agent_extra adds none; loosen the filter (filter.min_reward, filter.max_tokens), "
@@ -187,17 +187,36 @@ def run_mix_stage(
             heldout_records,
         )
     general, heldout = split_heldout(general, n_heldout, seed)
+    agent = rolled + extra
+    num_samples = train.samples_needed  # one sample a sequence; packed, as many as fill that many sequences
+    if train.packing:
+        num_samples = samples_for_rows(
+            agent,
+            general,
+            eta=cfg.eta,
+            rows=num_samples,
+            tokenizer_path=tokenizer_path,
+            seq_len=train.seq_len,
+            seed=seed,
+        )
     report = build_mix(
-        rolled + extra,
+        agent,
         general,
         eta=cfg.eta,
-        num_samples=train.samples_needed,
+        num_samples=num_samples,
         tokenizer_path=tokenizer_path,
         seq_len=train.seq_len,
         out_dir=out_dir,
         seed=seed,
         packing=train.packing,
     ).to_dict()
+    report["sequences_needed"] = train.samples_needed
+    sequences = report["packed_rows"] if train.packing else sum(report["rows"].values())
+    if sequences < train.num_workers * train.micro_batch_size:
+        raise TrainError(
+            f"the mix holds {sequences} training sequences, fewer than train.num_workers x train.micro_batch_size "
+            f"({train.num_workers * train.micro_batch_size}): give the mix more records or lower train.num_workers"
+        )
     report["skipped_records"] = skipped
     report["decontaminated"] = removed
     # After build_mix, which replaces out_dir wholesale. Duplicates of a held-out conversation left the mix too.
@@ -261,6 +280,7 @@ def run_train_stage(
         tracking_uri=tracking_uri,
         mlflow_run_id=mlflow_run_id,
         name=name,
+        progress_label=name,
     )
     model_dir = export_model(result, export_dir)
     report = {
