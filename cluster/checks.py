@@ -106,12 +106,28 @@ def capacity_problems(cfg: PipelineConfig, stages: list[str], resources: Mapping
 
     cpus = resources.get("CPU", 0.0)
     problems = train_capacity_problems(cfg.train, dict(resources), where) if "train" in stages else []
+    gpus = resources.get("GPU", 0.0)
     for section in ("rollout", "eval"):
         pool = getattr(cfg, section)
-        if section in stages and pool.actor_cpus > cpus:
+        if section not in stages:
+            continue
+        if pool.actor_cpus > cpus:
             problems.append(
                 f"{section}: an actor reserves {section}.actor_cpus={pool.actor_cpus:g} CPUs and {where} has "
                 f"{cpus:g}: lower {section}.actor_cpus or add CPUs"
+            )
+        policy = pool.policy
+        if policy.kind == "served":
+            per = policy.gpus_per_replica if policy.gpus_per_replica is not None else float(policy.engine == "vllm")
+            if per * policy.replicas > gpus:
+                problems.append(
+                    f"{section}.policy: {policy.replicas} {policy.engine} replicas x {per:g} GPUs need "
+                    f"{per * policy.replicas:g} GPUs and {where} has {gpus:g}: lower replicas, or add GPU nodes"
+                )
+        elif policy.kind == "hf" and (policy.gpus or 0) > gpus:
+            problems.append(
+                f"{section}.policy.gpus: each actor reserves {policy.gpus:g} GPUs and {where} has {gpus:g}: "
+                "unset it (GPUs are then used when there are any), or add GPU nodes"
             )
     return problems
 

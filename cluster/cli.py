@@ -150,13 +150,17 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
         if problems := sweep_problems(cfg):
             raise ClusterError(f"{args.config}: " + "; ".join(problems))
-    if cfg.ray.address or os.environ.get("RAY_ADDRESS"):
-        note = "capacity is checked by each command against the cluster it joins"
+    address = cfg.ray.address or os.environ.get("RAY_ADDRESS")
+    if address and address.startswith(("http://", "https://")):  # a job-submission address, not one to join
+        note = "capacity is checked when the job joins the cluster"
     else:
-        problems = capacity_problems(cfg, cfg.stages, local_resources(cfg), "the local Ray instance")
-        if problems:
+        if address:
+            resources, where = _cluster_resources(address), f"the Ray cluster at {address}"
+        else:
+            resources, where = local_resources(cfg), "the local Ray instance"
+        if problems := capacity_problems(cfg, cfg.stages, resources, where):
             raise ClusterError(f"{args.config}: " + "; ".join(problems))
-        note = "fits the local Ray instance"
+        note = f"fits {where}"
     if not args.quiet:
         print(dump_config(cfg), end="")
         print(f"# {args.config}: valid ({note})", file=sys.stderr)
@@ -175,6 +179,20 @@ def cmd_stage(args: argparse.Namespace) -> int:
     out = pipeline.run_single_stage(cfg, args.command, progress=progress, model=getattr(args, "model", None))
     print(json.dumps(out, indent=1, default=str))
     return 0
+
+
+def _cluster_resources(address: str) -> dict[str, float]:
+    """The CPU and GPU totals of the cluster at ``address`` (joined as a driver for the question, then left)."""
+    import ray
+
+    try:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+    except (ConnectionError, RuntimeError, ValueError) as e:
+        raise ClusterError(f"cannot reach the Ray cluster at {address} to check capacity: {e}") from None
+    try:
+        return dict(ray.cluster_resources())
+    finally:
+        ray.shutdown()
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:

@@ -31,9 +31,11 @@ def init_ray(cfg: PipelineConfig) -> None:
     if ray.is_initialized():
         return
     address = cfg.ray.address or os.environ.get("RAY_ADDRESS")
+    env_vars = forwarded_env()
     ray.init(
         address=address or "local",
         num_cpus=None if address else cfg.ray.num_cpus,
+        runtime_env={"env_vars": env_vars} if env_vars else None,
         log_to_driver=True,
         configure_logging=True,
         logging_level=logging.WARNING,
@@ -42,6 +44,24 @@ def init_ray(cfg: PipelineConfig) -> None:
     data.enable_progress_bars = False
     data.print_on_execution_start = False  # else every Ray Data job prints its whole config to stdout
     signals.install()  # ray.init replaced the SIGTERM handler with one that exits without unwinding
+
+
+# What every actor, task and training worker of the job needs from the driver's environment: Hugging Face access
+# (the gated Llama-2 of the paper recipe, a cache shared on the nodes) and the tracking server. Workers on other
+# nodes do not inherit the driver's environment; the job's runtime_env carries these to them. Their values never
+# reach logs or params (MLflow params record only whether each is set: mlflow_utils.safe_environ_summary).
+FORWARDED_ENV = ("HF_TOKEN", "HF_HOME", "HF_ENDPOINT", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "MLFLOW_TRACKING_URI")
+
+
+def forwarded_env() -> dict[str, str]:
+    """The ``FORWARDED_ENV`` variables set here, less those a ``ray job submit`` runtime env already sets (Ray
+    refuses to merge a key twice)."""
+    already: set[str] = set()
+    if job := os.environ.get("RAY_JOB_CONFIG_JSON_ENV_VAR"):
+        import json
+
+        already = set((json.loads(job).get("runtime_env") or {}).get("env_vars") or {})
+    return {name: os.environ[name] for name in FORWARDED_ENV if os.environ.get(name) and name not in already}
 
 
 def check_capacity(cfg: PipelineConfig, stages_to_run: list[str]) -> None:

@@ -133,6 +133,7 @@ class RolloutSummary:
     actors_started: int = 0
     actors_retired: int = 0  # let go when idle with nothing left to queue
     peak_actors: int = 0
+    peak_requested: int = 0  # the most actors the pool asked an autoscaler to make room for
     actor_deaths: int = 0
     requeued: int = 0  # episodes run again after their actor died ...
     lost_with_node: int = 0  # ... of which this many because the actor's node left the cluster
@@ -172,6 +173,7 @@ class RolloutSummary:
             "actors_started": self.actors_started,
             "actors_retired": self.actors_retired,
             "peak_actors": self.peak_actors,
+            "peak_requested": self.peak_requested,
             "actor_deaths": self.actor_deaths,
             "requeued": self.requeued,
             "lost_with_node": self.lost_with_node,
@@ -278,6 +280,7 @@ class _Driver:
         self.solo_deaths: Counter[str] = Counter()
         self.node_losses: Counter[str] = Counter()
         self.start_failures = 0
+        self.requested = 0  # actors asked of the autoscaler (request_resources)
         self.last_scale = -math.inf
         self.waiting_since: float | None = None
 
@@ -304,6 +307,7 @@ class _Driver:
             self.bar.close()
             for a in self.actors:
                 ray.kill(a.handle)
+            self._ask_cluster(0)  # the autoscaler may remove the nodes once they are idle
         s.wall_s = time.monotonic() - started
         return s
 
@@ -457,6 +461,7 @@ class _Driver:
         self.last_scale = now
         work = len(self.queue) + len(self.suspects)
         if not work:  # the tail: let idle actors go so the cluster can use their CPUs
+            self._ask_cluster(0)
             for a in list(self.actors):
                 if len(self.actors) <= self.min_actors:
                     break
@@ -472,6 +477,7 @@ class _Driver:
         free_slots = sum(self.concurrency - len(a.in_flight) for a in self.actors if a.mode == "normal")
         wanted = math.ceil(max(0, work - free_slots) / self.concurrency)
         room = self.max_actors - len(self.actors)
+        self._ask_cluster(min(self.max_actors, len(self.actors) + wanted))
         available = ray.available_resources()
         fits = min((int(available.get(r, 0.0) // need) for r, need in self.actor_needs.items()), default=room)
         n = min(wanted, room, fits)
@@ -484,6 +490,18 @@ class _Driver:
             self.summary.actors_started += 1
         if not self.actors and not n:
             self._check_not_stuck(now)
+
+    def _ask_cluster(self, actors: int) -> None:
+        """Tell an autoscaler how many actors the queue wants, so that it adds nodes to fit them (and, with 0,
+        that the pool needs none beyond what runs). Sent when the number changes; on a cluster without an
+        autoscaler it changes nothing. The pool places actors as the new nodes' CPUs become free."""
+        if actors == self.requested or not self.actor_needs:
+            return
+        from ray.autoscaler.sdk import request_resources
+
+        request_resources(bundles=[dict(self.actor_needs) for _ in range(actors)])
+        self.requested = actors
+        self.summary.peak_requested = max(self.summary.peak_requested, actors)
 
     def _check_not_stuck(self, now: float) -> None:
         """Fail loudly when no actor can ever be placed, instead of waiting forever."""

@@ -95,6 +95,7 @@ def rollout_metrics(summary: dict[str, Any]) -> dict[str, float]:
         "rollout/success_rate": summary["success_rate"],
         "rollout/episodes_per_s": summary["episodes_per_s"],
         "rollout/peak_actors": summary["peak_actors"],
+        "rollout/peak_requested": summary.get("peak_requested", 0),  # actors asked of an autoscaler
         "rollout/actor_deaths": summary["actor_deaths"],
         "rollout/requeued": summary["requeued"],
         "rollout/bad_tasks": summary.get("bad_task_count", 0),  # malformed records the task files' loaders skipped

@@ -26,6 +26,18 @@ class TinyModelConfig(ConfigSection):
         description="Template of the tiny tokenizer. ChatML suits a byte-level BPE: with the Llama-2 template the "
         "space after [/INST] becomes a token of its own that a tiny model learns to follow with </s>.",
     )
+    pretrain_steps: int = Field(
+        0,
+        ge=0,
+        description="Steps of next-token training of the fresh tiny model on generated general chat records "
+        "before it is saved as the base model (0: the base stays random). A stand-in for starting from a chat "
+        "model, as the paper does; built once per run dir, shared by every arm of a sweep.",
+    )
+    pretrain_records: int = Field(
+        4000, ge=1, description="Distinct generated general records the pretraining draws from (in passes)."
+    )
+    pretrain_batch_size: int = Field(32, ge=1, description="Records per pretraining step.")
+    pretrain_lr: float = Field(3e-3, gt=0, description="Peak learning rate of the pretraining (cosine decay).")
 
 
 class ModelConfig(ConfigSection):

@@ -39,13 +39,15 @@ def resolve_base_model(cfg: ModelConfig, out_dir: Path, *, seed: int) -> str:
     The tiny tokenizer learns from a generated general corpus plus oracle episodes of every built-in env, so
     the words of their prompts and actions are tokens of their own. The corpus depends on nothing in the
     config but the seed (adding an eval env must not change the base model), and a built model is reused
-    without playing those episodes again.
+    without playing those episodes again. With ``model.tiny.pretrain_steps``, the fresh model is first trained
+    on generated general records (``train.tiny.pretrain_model``), here on the driver, once per run dir.
     """
     if cfg.name_or_path != "tiny":
         return cfg.name_or_path
-    from train.tiny import build_tiny_checkpoint
+    from train.tiny import Pretraining, build_tiny_checkpoint
 
     t = cfg.tiny
+    pretrain = Pretraining(t.pretrain_steps, t.pretrain_records, t.pretrain_batch_size, t.pretrain_lr)
     build_tiny_checkpoint(
         out_dir,
         vocab_size=t.vocab_size,
@@ -56,6 +58,7 @@ def resolve_base_model(cfg: ModelConfig, out_dir: Path, *, seed: int) -> str:
         corpus=lambda: tokenizer_corpus(seed),
         corpus_id=f"{TOKENIZER_CORPUS_VERSION}/seed={seed}",
         chat_template=t.chat_template,
+        pretrain=pretrain if t.pretrain_steps else None,
     )
     return str(out_dir)
 

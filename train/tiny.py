@@ -1,7 +1,9 @@
 """Build a tiny random Llama-architecture model and its tokenizer locally, saved in Hugging Face format.
 
 Tests and the offline demo use it as the base model, so nothing is downloaded. The checkpoint loads with
-``AutoModelForCausalLM.from_pretrained`` / ``AutoTokenizer.from_pretrained`` like any hub model.
+``AutoModelForCausalLM.from_pretrained`` / ``AutoTokenizer.from_pretrained`` like any hub model. With a
+``Pretraining``, the fresh model is first trained briefly on generated general chat records, so that it starts
+like a (very small) chat model rather than from random weights, as the paper's Llama-2-chat does.
 
 Usage::
 
@@ -15,7 +17,9 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,6 +31,25 @@ ChatTemplateName = Literal["llama2", "chatml"]
 # Written last into a finished checkpoint: its presence means "complete", its content says how it was built.
 STAMP = "agenttune_tiny.json"
 SPECIAL_TOKENS = ["<unk>", "<s>", "</s>", "<pad>", "<|im_start|>", "<|im_end|>"]
+
+PRETRAIN_LOG = "pretrain.json"  # beside the stamp when the base was pretrained: its loss curve and time
+# Pretraining records come from their own generator seed, so they are not the mix's generated general corpus
+# (seeded with the run seed), whose held-out slice measures general ability.
+PRETRAIN_SEED_OFFSET = 7_919
+PRETRAIN_MAX_TOKENS = 512  # generated records are far shorter; a cap, not a packing length
+
+
+@dataclass(frozen=True)
+class Pretraining:
+    """A short next-token training of the fresh tiny model on ``records`` generated general conversations
+    (``train.corpus``), loss on the assistant turns as in fine-tuning: AdamW (0.9, 0.95), weight decay 0.1
+    off norms, cosine decay after 5% warm-up, gradient clip 1.0, plain torch on this process's CPUs."""
+
+    steps: int
+    records: int = 4000
+    batch_size: int = 32
+    lr: float = 3e-3
+
 
 # Llama-2 chat layout. Unlike Meta's template it does not strip message text (so masks decode to the exact turn
 # text) and `add_generation_prompt` adds the space that precedes every assistant reply, so a prompt at inference
@@ -91,6 +114,7 @@ def build_tiny_checkpoint(
     corpus_id: str | None = None,
     chat_template: ChatTemplateName = "llama2",
     max_position_embeddings: int = 4096,
+    pretrain: Pretraining | None = None,
 ) -> Path:
     """Build (or reuse) a tiny Llama checkpoint at ``out_dir`` and return its path.
 
@@ -98,7 +122,8 @@ def build_tiny_checkpoint(
     arguments it is reused as is; the build happens in a temporary folder renamed into place when complete.
     The tokenizer's training text is ``corpus`` (default: ``default_corpus()``). When the text is costly to
     make, pass a function as ``corpus`` and a ``corpus_id`` that names it: a checkpoint with the same id is
-    then reused without making the text at all.
+    then reused without making the text at all. ``pretrain`` (steps > 0) trains the fresh model before it is
+    saved (``pretrain_model``); its settings are part of the stamp, so a changed pretraining is a new model.
     """
     out_dir = Path(out_dir)
     texts: list[str] | None = None
@@ -115,6 +140,8 @@ def build_tiny_checkpoint(
         "max_position_embeddings": max_position_embeddings,
         "corpus": corpus_id,
     }
+    if pretrain is not None and pretrain.steps > 0:  # absent otherwise: earlier stamps stay valid
+        settings["pretrain"] = asdict(pretrain)
     if _is_complete(out_dir, settings):
         return out_dir
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -127,7 +154,11 @@ def build_tiny_checkpoint(
             texts = list((corpus() if callable(corpus) else corpus) if corpus is not None else default_corpus())
         tokenizer = build_tiny_tokenizer(texts, vocab_size=vocab_size, chat_template=chat_template)
         tokenizer.save_pretrained(tmp)
-        _build_model(tokenizer, settings).save_pretrained(tmp)
+        model = _build_model(tokenizer, settings)
+        if "pretrain" in settings:
+            curve = pretrain_model(model, tokenizer, Pretraining(**settings["pretrain"]), seed=seed)
+            (tmp / PRETRAIN_LOG).write_text(json.dumps(curve, indent=1))
+        model.save_pretrained(tmp)
         (tmp / STAMP).write_text(json.dumps(settings, indent=1, sort_keys=True))
         _move_into_place(tmp, out_dir)
     finally:
@@ -174,6 +205,61 @@ def default_corpus() -> list[str]:
     """The tokenizer's default training text: generated chat turns plus agent-style SQL/shell snippets."""
     texts = [t["value"] for r in generate_general_records(2000, seed=0) for t in r["conversations"]]
     return texts + list(AGENT_SNIPPETS) * 20
+
+
+def pretrain_model(model: Any, tokenizer: Any, spec: Pretraining, *, seed: int) -> dict[str, Any]:
+    """Train ``model`` in place on generated general records (see ``Pretraining``); returns its loss curve.
+
+    Records are drawn in shuffled passes and padded per batch (they are a few dozen tokens each, so packing
+    would gain little). Deterministic for the same arguments and thread count.
+    """
+    import torch
+    import torch.nn.functional as F
+    from transformers import get_scheduler
+
+    from train.masking import IGNORE_INDEX, tokenize_conversation
+
+    records = generate_general_records(spec.records, seed + PRETRAIN_SEED_OFFSET)
+    samples = [tokenize_conversation(tokenizer, r["conversations"], PRETRAIN_MAX_TOKENS) for r in records]
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "norm" not in n]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2 or "norm" in n]
+    groups = [{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}]
+    optimizer = torch.optim.AdamW(groups, lr=spec.lr, betas=(0.9, 0.95))
+    warmup = max(1, round(0.05 * spec.steps))
+    scheduler = get_scheduler("cosine", optimizer, num_warmup_steps=warmup, num_training_steps=spec.steps)
+    rng = torch.Generator().manual_seed(seed)
+    order: list[int] = []
+    losses: list[float] = []
+    t0 = time.perf_counter()
+    model.train()
+    for _ in range(spec.steps):
+        while len(order) < spec.batch_size:
+            order += torch.randperm(len(samples), generator=rng).tolist()
+        batch, order = [samples[i] for i in order[: spec.batch_size]], order[spec.batch_size :]
+        width = max(len(s["input_ids"]) for s in batch)
+        ids = torch.full((len(batch), width), tokenizer.pad_token_id)
+        labels = torch.full((len(batch), width), IGNORE_INDEX)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, s in enumerate(batch):
+            n = len(s["input_ids"])
+            ids[row, :n], labels[row, :n], mask[row, :n] = torch.tensor(s["input_ids"]), torch.tensor(s["labels"]), 1
+        logits = model(input_ids=ids, attention_mask=mask, use_cache=False).logits
+        loss = F.cross_entropy(logits[:, :-1].flatten(0, 1), labels[:, 1:].flatten(), ignore_index=IGNORE_INDEX)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        losses.append(loss.item())
+    model.eval()
+    tail = losses[-max(1, len(losses) // 10) :]
+    return {
+        "steps": spec.steps,
+        "seconds": round(time.perf_counter() - t0, 1),
+        "first_loss": losses[0],
+        "final_loss": sum(tail) / len(tail),  # mean of the last tenth of the steps
+        "loss_every_10_steps": losses[::10],
+    }
 
 
 def _build_model(tokenizer: Any, settings: dict[str, Any]):
