@@ -66,6 +66,11 @@ class RaySection(ConfigSection):
         description="Logical CPUs of a local Ray instance (None: the machine's cores). Training workers, rollout "
         "actors and Ray Data tasks each reserve CPUs, so a small machine needs more logical CPUs than cores.",
     )
+    include_dashboard: bool | None = Field(
+        None,
+        description="Start the dashboard with a local Ray instance (None: Ray's default, on with ray[default]); "
+        "false saves its processes on a small machine. Ignored when joining a cluster.",
+    )
 
 
 Stage = Literal["rollout", "filter", "mix", "train", "eval"]

@@ -35,6 +35,7 @@ def init_ray(cfg: PipelineConfig) -> None:
     ray.init(
         address=address or "local",
         num_cpus=None if address else cfg.ray.num_cpus,
+        include_dashboard=None if address else cfg.ray.include_dashboard,
         runtime_env={"env_vars": env_vars} if env_vars else None,
         log_to_driver=True,
         configure_logging=True,

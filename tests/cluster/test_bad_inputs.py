@@ -35,6 +35,7 @@ SMALL = [
     "train.micro_batch_size=1",
     "mix.general=[{path: generated, num_records: 40}]",
     "ray.num_cpus=4",
+    "ray.include_dashboard=false",  # its processes cost seconds of CPU a command here
 ]
 
 

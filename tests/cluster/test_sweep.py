@@ -25,6 +25,7 @@ TINY = [
     "train.checkpoint_every=0",
     "mix.general=[{path: generated, num_records: 60}]",
     "ray.num_cpus=4",
+    "ray.include_dashboard=false",  # its processes cost seconds of CPU a command here
 ]
 
 
