@@ -203,8 +203,16 @@ def _eval(ctx: StageContext) -> StageOutput:
         heldout=ctx.layout.mix / HELDOUT_FILE,
         seq_len=c.train.seq_len,
         run_name=c.run.name,
+        held_in=trained_envs(c),
         progress=ctx.progress,
     )
+
+
+def trained_envs(cfg: PipelineConfig) -> list[str]:
+    """The env ids the run rolls out its training data in: the eval scores them as held-in."""
+    import envs
+
+    return [envs.get_spec(sel.id).id for sel in cfg.rollout.envs]
 
 
 NEED_RAY = frozenset({"rollout", "mix", "train", "eval"})  # the filter is a plain pass over one file

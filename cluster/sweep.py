@@ -237,6 +237,7 @@ def _eval_base(cfg: PipelineConfig, ctx: stages.StageContext, arms: list[Arm]) -
             heldout=heldout,
             seq_len=cfg.train.seq_len,
             run_name=cfg.run.name,
+            held_in=stages.trained_envs(cfg),
             progress=ctx.progress,
         )
     write_json_atomic(report, out.report)

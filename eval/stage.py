@@ -14,6 +14,7 @@ and ``agenttune.checkpoint``) with the same metric names (``eval/<env>/score``, 
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -47,9 +48,14 @@ def run_eval_stage(
     heldout: Path | None = None,
     seq_len: int = 2048,
     run_name: str | None = None,
+    held_in: Collection[str] = (),
     progress: bool = True,
 ) -> StageOutput:
     """Evaluate each ``label -> checkpoint`` of ``models``; the report holds each label's scores.
+
+    An env is scored under its spec's role (the paper's split), except that the env ids in ``held_in`` (the envs
+    the run rolled out its training data in) are held-in whatever their spec says: a task trained on is not held
+    out.
 
     ``heldout`` is the mix's held-out general slice (``train.heldout``), scored at ``seq_len`` tokens a record.
     Malformed records of a task file are skipped (``on_bad_task: skip``), logged, listed in
@@ -78,6 +84,7 @@ def run_eval_stage(
                 env_modules=env_modules,
                 heldout_records=heldout_records,
                 seq_len=seq_len,
+                held_in=held_in,
                 progress=progress,
             )
             scores.run, scores.checkpoint, scores.digest = run_name, path, digest
@@ -106,6 +113,7 @@ def evaluate_model(
     env_modules: list[str] | tuple[str, ...] = (),
     heldout_records: list[dict[str, Any]] | None = None,
     seq_len: int = 2048,
+    held_in: Collection[str] = (),
     progress: bool = True,
 ) -> tuple[ModelScores, dict[str, float]]:
     """One model: its episodes (``out_dir/trajectories.jsonl``, a rerun resumes) and its general ability."""
@@ -113,7 +121,7 @@ def evaluate_model(
     for sel, selected in zip(cfg.envs, selections, strict=True):
         spec = envs.get_spec(sel.id)
         jobs += make_jobs(selected, max_turns=sel.max_turns)
-        roles[spec.id], headlines[spec.id] = spec.role, spec.headline
+        roles[spec.id], headlines[spec.id] = "held_in" if spec.id in held_in else spec.role, spec.headline
     trajectories = out_dir / "trajectories.jsonl"
     with servers_for(policy) as endpoints:
         run_rollouts(

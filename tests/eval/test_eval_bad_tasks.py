@@ -1,5 +1,5 @@
 """The eval stage over a task file with bad records: every model plays the good tasks; the bad ones are counted in
-each model's metrics, listed in eval/bad_tasks.json and logged once."""
+each model's metrics, listed in eval/bad_tasks.json and logged once. And the role each env is scored under."""
 
 from __future__ import annotations
 
@@ -51,3 +51,30 @@ def test_eval_counts_and_lists_the_bad_tasks(ray_2_cpus, store, tmp_path, monkey
     assert len(skipped) == 2  # once per bad task, not once per model
     runs = store.search_runs([mlflow.get_experiment_by_name("eval-bad-tasks").experiment_id])
     assert sorted(r.data.metrics["eval/bad_tasks"] for r in runs) == [2.0, 2.0]
+
+
+def test_an_env_the_run_trained_on_is_scored_held_in(ray_2_cpus, store, tmp_path, monkeypatch) -> None:
+    """MultiHopQA is held out in the paper's split; a run whose rollout played it scores it as held-in."""
+    real_run_rollouts = eval.stage.run_rollouts
+    monkeypatch.setattr(
+        eval.stage,
+        "run_rollouts",
+        lambda jobs, *, policy, **kw: real_run_rollouts(jobs, policy=PolicyConfig(kind="oracle"), **kw),
+    )
+    cfg = EvalConfig(
+        envs=[
+            EnvSelection(id="agenttune/DB-v0", split="test", num_tasks=2),
+            EnvSelection(id="agenttune/MultiHopQA-v0", split="test", num_tasks=2),
+        ]
+    )
+    by_spec = run_eval_stage(cfg, models={"m": "unused"}, out_dir=tmp_path / "a", sandbox="none")
+    assert {role: set(t) for role, t in by_spec.report["m"]["tasks"].items()} == {
+        "held_in": {"agenttune/DB-v0"},
+        "held_out": {"agenttune/MultiHopQA-v0"},
+    }
+    trained = run_eval_stage(
+        cfg, models={"m": "unused"}, out_dir=tmp_path / "b", sandbox="none", held_in=["agenttune/MultiHopQA-v0"]
+    )
+    assert {role: set(t) for role, t in trained.report["m"]["tasks"].items()} == {
+        "held_in": {"agenttune/DB-v0", "agenttune/MultiHopQA-v0"}
+    }
