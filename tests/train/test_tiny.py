@@ -70,3 +70,42 @@ def test_existing_checkpoint_is_reused_and_others_refused(tiny_dir, tmp_path):
     with pytest.raises(CheckpointError, match="not a tiny checkpoint"):
         build_tiny_checkpoint(tmp_path / "other")
     assert not [p for p in tiny_dir.parent.iterdir() if ".tmp-" in p.name]  # no temp folders left behind
+
+
+def test_pretraining_lowers_the_general_loss_and_is_part_of_the_stamp(tmp_path):
+    from train.corpus import generate_general_records
+    from train.masking import tokenize_conversation
+    from train.tiny import PRETRAIN_LOG, Pretraining
+
+    corpus = [t["value"] for r in generate_general_records(200, 0) for t in r["conversations"]]
+    small = dict(vocab_size=512, hidden_size=32, layers=1, heads=2, corpus=corpus, chat_template="chatml")
+    plain = build_tiny_checkpoint(tmp_path / "plain", **small)
+    spec = Pretraining(steps=40, records=200, batch_size=8, lr=5e-3)
+    trained = build_tiny_checkpoint(tmp_path / "pre", pretrain=spec, **small)
+    curve = json.loads((trained / PRETRAIN_LOG).read_text())
+    assert curve["steps"] == 40 and curve["final_loss"] < curve["first_loss"]
+    assert json.loads((trained / STAMP).read_text())["pretrain"] == {
+        "steps": 40,
+        "records": 200,
+        "batch_size": 8,
+        "lr": 5e-3,
+    }
+    assert not (plain / PRETRAIN_LOG).exists() and "pretrain" not in json.loads((plain / STAMP).read_text())
+
+    def heldout_loss(path) -> float:  # records the pretraining never drew (another seed)
+        tok, model = AutoTokenizer.from_pretrained(path), AutoModelForCausalLM.from_pretrained(path)
+        losses = []
+        for r in generate_general_records(20, seed=99):
+            s = tokenize_conversation(tok, r["conversations"], 256)
+            ids, labels = torch.tensor([s["input_ids"]]), torch.tensor([s["labels"]])
+            with torch.no_grad():
+                losses.append(model(input_ids=ids, labels=labels).loss.item())
+        return sum(losses) / len(losses)
+
+    assert heldout_loss(trained) < heldout_loss(plain) - 0.5
+    # the same settings reuse the checkpoint; other pretraining settings are another model
+    before = (trained / "model.safetensors").stat().st_mtime_ns
+    assert build_tiny_checkpoint(tmp_path / "pre", pretrain=spec, **small) == trained
+    assert (trained / "model.safetensors").stat().st_mtime_ns == before
+    with pytest.raises(CheckpointError):
+        build_tiny_checkpoint(tmp_path / "pre", pretrain=Pretraining(steps=41, records=200, batch_size=8), **small)
