@@ -78,7 +78,14 @@ def test_pretraining_lowers_the_general_loss_and_is_part_of_the_stamp(tmp_path):
     from train.tiny import PRETRAIN_LOG, Pretraining
 
     corpus = [t["value"] for r in generate_general_records(200, 0) for t in r["conversations"]]
-    small = dict(vocab_size=512, hidden_size=32, layers=1, heads=2, corpus=corpus, chat_template="chatml")
+    small = {
+        "vocab_size": 512,
+        "hidden_size": 32,
+        "layers": 1,
+        "heads": 2,
+        "corpus": corpus,
+        "chat_template": "chatml",
+    }
     plain = build_tiny_checkpoint(tmp_path / "plain", **small)
     spec = Pretraining(steps=40, records=200, batch_size=8, lr=5e-3)
     trained = build_tiny_checkpoint(tmp_path / "pre", pretrain=spec, **small)
