@@ -4,7 +4,8 @@
         env_id, default_max_turns = ENV_ID, 15
         generate_task, payload_problems = staticmethod(generate_task), staticmethod(payload_problems)
 
-        def _start(self, task: Task) -> Opening: ...      # set up the episode; how it opens
+        @abc.abstractmethod
+    def _start(self, task: Task) -> Opening: ...      # set up the episode; how it opens
         def _act(self, action: str, info: dict) -> tuple[str, float, bool]: ...   # one turn
 
 ``TextEnv`` does the rest the same way for every env. ``__init__`` checks ``split`` and
@@ -18,6 +19,7 @@ resources (a database, a sandbox) are freed by ``_release`` at the next reset an
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -63,7 +65,7 @@ def parse_task(given: Any, env_id: str) -> Task:
     return task
 
 
-class TextEnv(gymnasium.Env[str, str]):
+class TextEnv(gymnasium.Env[str, str], abc.ABC):
     """A gymnasium env whose observations and actions are text and whose episode plays one ``Task``.
 
     Subclasses set the class attributes below and implement ``_start`` and ``_act``; the other
@@ -142,6 +144,7 @@ class TextEnv(gymnasium.Env[str, str]):
         """Set up the episode of ``task`` (its database, sandbox or world) and say how it opens."""
         raise NotImplementedError
 
+    @abc.abstractmethod
     def _act(self, action: str, info: dict[str, Any]) -> tuple[str, float, bool]:
         """Play one turn: ``(observation, reward, terminated)``, with the turn's details added to ``info``.
         ``action`` comes from the agent unchecked, so it may not even be text."""

@@ -15,6 +15,7 @@ Everything runs with default signal dispositions, whatever our own process inher
 
 from __future__ import annotations
 
+import abc
 import fcntl
 import os
 import re
@@ -49,15 +50,17 @@ _SIGNALS = tuple(sorted(signal.valid_signals() - {signal.SIGKILL, signal.SIGSTOP
 _RESET_BY_POPEN = (1 << (signal.SIGPIPE - 1)) | (1 << (signal.SIGXFSZ - 1))
 
 
-class ShellBox:
+class ShellBox(abc.ABC):
     """What every sandbox kind shares: a context manager around ``start``/``close``, and AgentBench's
     script interpreters. Subclasses set ``self._shell`` while running."""
 
     _shell: PtyShell | None
 
+    @abc.abstractmethod
     def start(self) -> ShellBox:
         raise NotImplementedError
 
+    @abc.abstractmethod
     def close(self) -> None:
         raise NotImplementedError
 

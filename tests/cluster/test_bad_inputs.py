@@ -161,6 +161,7 @@ def test_workers_that_do_not_fit_the_local_instance(capsys):
     assert main(["validate", DEMO, "ray.num_cpus=2", "train.num_workers=2", "train.global_batch_size=8"]) == 2
     err = capsys.readouterr().err.strip()
     assert "train: 2 workers x 1 CPUs plus one for Ray Data need 3 CPUs, and the local Ray instance has 2" in err
+    assert err.endswith("set RAY_ADDRESS to the cluster, or pass --no-capacity)")
 
 
 # ----------------------------------------------------------------------------- stages: a process each
@@ -268,9 +269,9 @@ def test_a_run_dir_that_is_not_writable(tmp_path):
 def in_mount_namespace(mount: str) -> list[str]:
     """``unshare`` into a user and mount namespace of our own that mounts ``mount`` first (no root needed)."""
     if shutil.which("unshare") is None:
-        pytest.skip("needs util-linux's unshare to mount a small tmpfs without touching the host")
+        pytest.skip(reason="needs util-linux's unshare to mount a small tmpfs without touching the host")
     if subprocess.run(["unshare", "-rm", "true"], capture_output=True).returncode:
-        pytest.skip("user namespaces are disabled on this host; cannot mount a small tmpfs without root")
+        pytest.skip(reason="user namespaces are disabled on this host; cannot mount a small tmpfs without root")
     return ["unshare", "-rm", "sh", "-c", f'{mount} && exec "$@"', "sh"]
 
 

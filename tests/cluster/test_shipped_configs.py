@@ -28,3 +28,10 @@ def test_rollouts_use_train_tasks_and_eval_covers_both_roles(path):
         assert evaluated - rolled - held_in  # and one env that is held out for this run too
     else:
         assert rolled == held_in and evaluated == held_in | held_out
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_every_shipped_config_validates_without_a_cluster(path, capsys):
+    from cluster.cli import main
+
+    assert main(["validate", str(path), "--no-capacity", "--quiet"]) == 0, capsys.readouterr().err
