@@ -7,6 +7,11 @@ The canonical record is the AgentInstruct / ShareGPT shape every later step (mix
 
 ``loss`` None means "the default": trained if and only if the turn is from ``gpt``.
 
+AgentInstruct is read the two ways it is published: the hub's ``{from, value, loss}`` turns keep their flags, and
+re-publications' ``{role, content}`` turns under ``conversations`` (no flags) get them back: the acknowledgement
+and one-shot example turns are recognised (``train.agentinstruct``, which documents the rule) and flagged false,
+every other assistant turn true.
+
 A corpus is a local .json / .jsonl / .parquet file, or a Hugging Face dataset named ``hf://OWNER/NAME`` (read
 with ``datasets.load_dataset``; ``split``, ``revision`` and ``subset`` pick what to read, and a local folder of
 data files works too: ``hf:///data/my_corpus``). ``load_corpus`` also returns what a run needs to trace its data
@@ -28,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from train.agentinstruct import flag_turns
 from train.errors import DataFormatError
 
 FORMATS = ("agentinstruct", "sharegpt", "alpaca", "openai")
@@ -60,7 +66,8 @@ def detect_format(record: Any) -> str:
     turns = record.get("conversations")
     if isinstance(turns, list):
         has_loss = any(isinstance(t, dict) and "loss" in t for t in turns)
-        return "agentinstruct" if has_loss else "sharegpt"
+        # role/content turns under ``conversations`` are how AgentInstruct re-publications write it (flags dropped)
+        return "agentinstruct" if has_loss or _uses_roles(turns) else "sharegpt"
     if isinstance(record.get("messages"), list):
         return "openai"
     if "instruction" in record and "output" in record:
@@ -85,6 +92,8 @@ def to_canonical(record: dict[str, Any], fmt: str, source: str, index: int) -> d
     else:
         raise DataFormatError(None, None, f"unknown format {fmt!r}; use one of {', '.join(FORMATS)} or 'auto'")
     turns = _fold_system(record, turns)
+    if fmt == "agentinstruct" and _uses_roles(record["conversations"]) and all(t["loss"] is None for t in turns):
+        turns = flag_turns(turns)  # a re-publication without flags: recover the released ones
     if not turns:
         raise DataFormatError(None, None, "the conversation has no turns", reason="empty")
     if not any(t["from"] == "gpt" for t in turns):
@@ -304,18 +313,22 @@ def _iter_raw(path: Path) -> Iterator[tuple[int, Any]]:
         raise DataFormatError(path, None, f"unsupported file type {path.suffix!r}; use one of {', '.join(SUFFIXES)}")
 
 
-def _turn(speaker: Any, value: Any, loss: Any, position: int) -> dict[str, Any]:
+def _turn(speaker: Any, value: Any, loss: Any, position: int, keys: tuple[str, str] = ("from", "value")) -> dict:
+    """One canonical turn; ``keys`` name the speaker and text fields in errors (``role``/``content`` or the like)."""
     role = ROLE_ALIASES.get(speaker) if isinstance(speaker, str) else None
     if role is None:
         raise DataFormatError(
             None,
             None,
-            f"turn {position}: unknown speaker {speaker!r}; expected one of {', '.join(sorted(ROLE_ALIASES))}",
+            f"turn {position}: unknown {keys[0]} {speaker!r}; expected one of {', '.join(sorted(ROLE_ALIASES))}",
             reason="bad_role",
         )
     if not isinstance(value, str):
         raise DataFormatError(
-            None, None, f"turn {position}: text must be a string, got {type(value).__name__}", reason="bad_value"
+            None,
+            None,
+            f"turn {position}: {keys[1]!r} must be a string, got {type(value).__name__}",
+            reason="bad_value",
         )
     if loss is not None and not isinstance(loss, bool):
         raise DataFormatError(
@@ -332,13 +345,16 @@ def _sharegpt_turns(record: dict[str, Any]) -> list[dict[str, Any]]:
     for position, t in enumerate(turns, start=1):
         if not isinstance(t, dict):
             raise DataFormatError(None, None, f"turn {position} is not an object", reason="bad_turn")
-        # Some ShareGPT dumps use role/content inside the turns (and datasets rows carry both keys, one None).
-        if t.get("from") is not None:
-            speaker, value = t.get("from"), t.get("value")
-        else:
-            speaker, value = t.get("role"), t.get("content")
-        out.append(_turn(speaker, value, t.get("loss"), position))
+        # Re-publications use role/content inside the turns (and datasets rows carry both keys, one None).
+        keys = ("from", "value") if t.get("from") is not None else ("role", "content")
+        out.append(_turn(t.get(keys[0]), t.get(keys[1]), t.get("loss"), position, keys))
     return out
+
+
+def _uses_roles(turns: list[Any]) -> bool:
+    """True when the turns are ``{role, content}`` objects (no ``from`` speaker anywhere)."""
+    dicts = [t for t in turns if isinstance(t, dict)]
+    return bool(dicts) and all(t.get("from") is None and t.get("role") is not None for t in dicts)
 
 
 def _alpaca_turns(record: dict[str, Any]) -> list[dict[str, Any]]:

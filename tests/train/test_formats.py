@@ -27,6 +27,7 @@ def turn(who: str, value: str, loss: bool | None = None) -> dict:
     [
         ({"conversations": [{"from": "human", "value": "a", "loss": None}]}, "agentinstruct"),
         ({"conversations": [{"from": "human", "value": "a"}]}, "sharegpt"),
+        ({"conversations": [{"role": "user", "content": "a"}], "task": "db"}, "agentinstruct"),  # a re-publication
         ({"instruction": "a", "input": "", "output": "b"}, "alpaca"),
         ({"messages": [{"role": "user", "content": "a"}]}, "openai"),
     ],
