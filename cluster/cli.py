@@ -3,6 +3,8 @@
     agenttune validate cluster/configs/demo.yaml train.steps=4
     agenttune pipeline cluster/configs/demo.yaml            # what `make demo` and `ray job submit` run
     agenttune rollout|filter|mix|train|eval CONFIG [key=value ...]
+    agenttune rescore CONFIG [--trajectories F]             # re-grade recorded episodes with today's envs
+    agenttune filter CONFIG --trajectories <run.dir>/rollout/trajectories.rescored.jsonl
     agenttune sweep CONFIG [key=value ...] [--json]        # the eta ablation: one arm per value
     agenttune compare RUN_DIR|RUN_ID ... [--scores F.csv]  # the paper's table
     agenttune envs list
@@ -22,6 +24,7 @@ import logging
 import signal
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from cluster import signals
@@ -103,11 +106,24 @@ def _parser() -> argparse.ArgumentParser:
         ("mix", "Mix kept trajectories with general corpora (Ray Data); tokenize and mask."),
         ("train", "Fine-tune with Ray Train + DeepSpeed; export a Hugging Face checkpoint to <run.dir>/model."),
         ("eval", "Evaluate the exported model (and the base model) on the eval envs."),
+        (
+            "rescore",
+            "Replay each recorded episode's actions in today's envs (no policy calls) and write the re-graded "
+            "records beside the input as <name>.rescored.jsonl (never in place); count the rewards that went up, "
+            "down or stayed, per env. Then: agenttune filter CONFIG --trajectories <that file>.",
+        ),
     ]:
         sp = with_config(name, cmd_stage, help)
         sp.add_argument("--no-progress", action="store_true", help="no progress bars (for logs)")
         if name == "eval":
             sp.add_argument("--model", help="checkpoint to evaluate (default: <run.dir>/model)")
+        if name in ("filter", "rescore"):
+            sp.add_argument(
+                "--trajectories",
+                type=Path,
+                help="the trajectories file to read (default: <run.dir>/rollout/trajectories.jsonl), e.g. "
+                "the re-graded <run.dir>/rollout/trajectories.rescored.jsonl, or an eval's",
+            )
 
     sw = with_config(
         "sweep",
@@ -187,9 +203,42 @@ def cmd_stage(args: argparse.Namespace) -> int:
         results = pipeline.run_pipeline(cfg, progress=progress)
         _print_summary(cfg, results)
         return 0
-    out = pipeline.run_single_stage(cfg, args.command, progress=progress, model=getattr(args, "model", None))
+    out = pipeline.run_single_stage(
+        cfg,
+        args.command,
+        progress=progress,
+        model=getattr(args, "model", None),
+        trajectories=getattr(args, "trajectories", None),
+    )
     print(json.dumps(out, indent=1, default=str))
+    if args.command == "rescore":
+        _print_rescore(out)
     return 0
+
+
+def _print_rescore(report: dict[str, Any]) -> None:
+    """The rewards that changed, per env (on stderr: stdout holds the report as JSON)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from rollouts.rescore import OUTCOMES
+
+    table = Table(title="agenttune rescore: rewards by today's envs")
+    table.add_column("env")
+    for col in (*OUTCOMES, "mean reward", "success rate"):
+        table.add_column(col, justify="right")
+    for env, c in report["per_env"].items():
+        reward = f"{c['mean_reward_before']:.3f} -> {c['mean_reward_after']:.3f}"
+        success = f"{c['success_rate_before']:.0%} -> {c['success_rate_after']:.0%}"
+        table.add_row(env, *(str(c[o]) for o in OUTCOMES), reward, success)
+    console = Console(stderr=True)
+    console.print(table)
+    for outcome, reasons in report["reasons"].items():
+        console.print(f"{outcome}: " + ", ".join(f"{reason} {n}" for reason, n in sorted(reasons.items())))
+    if report["skipped"]:
+        console.print(f"skipped records are left out of the output (first ids: {report['skipped_ids']})")
+    console.print(f"{report['changed']} of {report['total']} rewards changed; wrote {report['output']}")
+    console.print(f"next: agenttune filter CONFIG --trajectories {report['output']}")
 
 
 def _cluster_resources(address: str) -> dict[str, float]:

@@ -11,6 +11,7 @@ import logging
 import os
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import ray
@@ -127,12 +128,20 @@ def run_pipeline(cfg: PipelineConfig, *, progress: bool = True) -> dict[str, Any
     return results
 
 
-def run_single_stage(cfg: PipelineConfig, stage: str, *, progress: bool = True, model: str | None = None) -> Any:
+def run_single_stage(
+    cfg: PipelineConfig,
+    stage: str,
+    *,
+    progress: bool = True,
+    model: str | None = None,
+    trajectories: Path | None = None,
+) -> Any:
     """One stage on its own (``agenttune rollout ...``), in a parent run of its own."""
     prepare(cfg, [stage])
     with open_parent_run(cfg, stage) as run_id:
         log_config(cfg)
-        return stages.run_stage(stage, stages.StageContext(cfg, progress=progress, run_id=run_id, model=model))
+        ctx = stages.StageContext(cfg, progress=progress, run_id=run_id, model=model, trajectories=trajectories)
+        return stages.run_stage(stage, ctx)
 
 
 def _headline(results: dict[str, Any]) -> dict[str, float]:

@@ -7,6 +7,7 @@ inputs and outputs live in the run directory, and what one section needs of anot
       mlflow.db                    the default MLflow store (+ mlartifacts/)
       base_model/                  the tiny model, when model.name_or_path is 'tiny'
       rollout/trajectories.jsonl   every episode, one record per line, written as it finishes
+      rollout/trajectories.rescored.jsonl   `agenttune rescore`: the episodes re-graded by today's envs
       filter/kept.json             the kept trajectories, AgentInstruct format
       mix/                         the tokenized, masked mix (Parquet) + lineage.json (the corpora it read)
       train/                       Ray Train storage (checkpoints)
@@ -90,6 +91,7 @@ class StageContext:
     progress: bool = True
     run_id: str | None = None  # the MLflow run the stage logs to
     model: str | None = None  # `agenttune eval --model`: evaluate this checkpoint instead of <run.dir>/model
+    trajectories: Path | None = None  # `agenttune filter|rescore --trajectories`: instead of the rollout's file
     shared_dir: Path | None = None  # a sweep arm's: where the sweep's rollout, filter and base model live
     _base_model: str | None = field(default=None, repr=False)
 
@@ -133,13 +135,40 @@ def _filter(ctx: StageContext) -> StageOutput:
     from rollouts.stage import run_filter_stage
     from train.masking import token_counter
 
-    trajectories = ctx.require(ctx.layout.trajectories, "rollout")
+    trajectories = _trajectories(ctx)
     return run_filter_stage(
         ctx.cfg.filter,
         trajectories=trajectories,
         kept=ctx.layout.kept,
         token_budget=ctx.cfg.train.seq_len,  # no kept trajectory is cut in training
         count_tokens=token_counter(ctx.base_model()),
+    )
+
+
+def _trajectories(ctx: StageContext) -> Path:
+    """The trajectories a filter or a rescore reads: the rollout's, or the file given with --trajectories."""
+    if ctx.trajectories is None:
+        return ctx.require(ctx.layout.trajectories, "rollout")
+    if not ctx.trajectories.is_file():
+        raise ClusterError(f"--trajectories {ctx.trajectories}: no such file; name a trajectories JSONL file")
+    return ctx.trajectories
+
+
+def _rescore(ctx: StageContext) -> StageOutput:
+    from rollouts.rescore import rescored_path, run_rescore_stage
+
+    c = ctx.cfg
+    trajectories = _trajectories(ctx)
+    return run_rescore_stage(
+        [*c.rollout.envs, *c.eval.envs],  # the tasks a rollout's or an eval's records were played on
+        trajectories=trajectories,
+        out=rescored_path(trajectories),
+        sandbox=c.sandbox,
+        env_modules=c.rollout.env_modules,
+        concurrency=c.rollout.concurrency,
+        episode_timeout_s=c.rollout.episode_timeout_s,
+        recycle_envs_after=c.rollout.recycle_envs_after,
+        progress=ctx.progress,
     )
 
 
@@ -233,6 +262,7 @@ STAGES: dict[str, Callable[[StageContext], StageOutput]] = {
     "mix": _mix,
     "train": _train,
     "eval": _eval,
+    "rescore": _rescore,  # not a pipeline stage: run on its own, after a grader changed
 }
 
 
