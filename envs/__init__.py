@@ -7,7 +7,7 @@ env = envs.make_env("DB")
 
 from __future__ import annotations
 
-from envs import adventure, db, household, kg, qa, webshop
+from envs import adventure, db, household, kg, qa, webnav, webshop
 from envs import os as os_env
 from envs.base import BadTask, EnvSpec, LoadedTasks, Oracle, Task
 from envs.errors import EnvError, EnvsError, TaskFormatError, UnknownEnvError
@@ -22,7 +22,7 @@ from envs.registry import (
     unregister_env,
 )
 
-for _module in (db, os_env, kg, household, webshop, qa, adventure):
+for _module in (db, os_env, kg, household, webshop, webnav, qa, adventure):
     register_env(_module.SPEC)
 
 __all__ = [
