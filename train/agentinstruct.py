@@ -6,8 +6,12 @@ own turns. Re-publications often keep the conversations as ``{"role": "user" | "
 turns under ``conversations`` and drop the flags; read naively, a model would then be trained to say "Ok." and to
 replay the one-shot example in every record. ``prompt_positions`` recovers the flags.
 
-How the released records open (from the hub's first rows, the 538 DB records in ../shared/data and the AgentBench
-task code that generated them; the words differ by task, the layout does not):
+How the released records open; the words differ by task, the layout does not. DB is read off the 538 real records
+in ../shared/data, OS (three example turns flagged false, then the task) and Mind2Web (one exchange) off the hub's
+first rows as quoted by a dataset card, WebShop, ALFWorld and KG off the AgentBench task code that generated them
+(AgentTuning's ``AgentBench.old/src/tasks``). That code puts a one-shot example after the acknowledgement in
+ALFWorld ("Here is one example." ... "Here is your task.") and KG; the rule below reads those records the same
+whether the released split kept the example or not:
 
 ============  ===========================================================================  =====================
 task          prompt turns before the record's own task (assistant turns flagged false)    the task turn
@@ -27,7 +31,8 @@ The rule (per record, so a record reads the same alone or in any file):
 1. **One-shot example.** When a later user turn opens the record's own task with one of the released openers
    (``TASK_OPENERS``: OS's "Now, I will start a new problem", KG's "A new question", ALFWorld's "Here is your
    task"), every assistant turn before it is part of the prompt. The openers are what the released data writes
-   between the example and the task; no observation in a trajectory starts with them.
+   between the example and the task; no observation in a trajectory starts with them. (WebShop's first page is
+   no opener: "Back to Search" shows it again in the middle of a trajectory.)
 2. **Acknowledgement.** Otherwise the assistant's reply to the instruction (the first assistant turn, after the
    leading user/system turns) is part of the prompt when the conversation goes on with another user turn and the
    reply is an acknowledgement: one line of at most ``ACK_MAX_WORDS`` words that opens with an acknowledging word

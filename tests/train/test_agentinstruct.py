@@ -108,6 +108,39 @@ def test_both_shapes_give_the_released_role_loss_sequence(task):
     assert [t["value"] for t in from_copy["conversations"]] == [t["value"] for t in released["conversations"]]
 
 
+# The AgentBench generators put a one-shot example after the acknowledgement in ALFWorld and KG: whether or not the
+# released split kept it, the re-publication reads right.
+VARIANTS = {
+    "alfworld with its example": hub(
+        "alfworld",
+        ("human", "Act in a house to finish a chore. Each turn, write THOUGHT and ACTION lines.", H),
+        ("gpt", "OK. I'll follow your instructions and try my best to solve the task.", F),
+        ("human", "Here is one example.\nYou are in a hall with a shelf 1. Your task is to: look at a book.", H),
+        ("gpt", "THOUGHT: The book is on the shelf.\n ACTION: go to shelf 1", F),
+        ("human", "On the shelf 1, you see a book 1.", H),
+        ("gpt", "ACTION: examine book 1", F),
+        ("human", "Here is your task. You are in a garden with a bench 1. Your task is to: find a ball.", H),
+        ("gpt", "THOUGHT: Try the bench.\n ACTION: go to bench 1", T),
+    ),
+    "kg without its example": hub(
+        "kg",
+        ("human", "Answer questions from a knowledge base with get_relations and get_neighbors.", H),
+        ("gpt", "I've understood your instruction, start please.", F),
+        ("human", "Question: which river flows through Town X?\nEntities: [Town X]", H),
+        ("gpt", "Thought: Start from Town X.\nAction: get_relations(Town X)", T),
+        ("human", "Observation: [geography.river.cities]", H),
+        ("gpt", "Thought: Follow it.\nAction: get_neighbors(Town X, geography.river.cities)", T),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_layout_variants_of_the_generators_read_right(name):
+    released = VARIANTS[name]
+    from_copy = to_canonical(republish(released), detect_format(republish(released)), "x", 0)
+    assert flags(from_copy) == [(t["from"], t["loss"]) for t in released["conversations"]]
+
+
 def test_all_six_tasks_in_both_shapes_from_one_file(tmp_path):
     lines = [json.dumps(r) for r in RECORDS.values()] + [json.dumps(republish(r)) for r in RECORDS.values()]
     path = tmp_path / "agentinstruct.jsonl"
@@ -245,14 +278,15 @@ def test_malformed_republication_names_the_line_and_turn(tmp_path):
 # ----------------------------------------------------------------------------- through the loss mask
 
 
-def test_republished_records_train_exactly_the_loss_true_turns():
+@pytest.mark.parametrize(("template", "end"), [("chatml", "<|im_end|>"), ("llama2", " </s>")])
+def test_republished_records_train_exactly_the_loss_true_turns(template, end):
     from train.masking import tokenize_conversation
     from train.tiny import SPECIAL_TOKENS, build_tiny_tokenizer
 
-    tok = build_tiny_tokenizer(["unused"], vocab_size=256 + len(SPECIAL_TOKENS), chat_template="chatml")
-    for task, released in RECORDS.items():
+    tok = build_tiny_tokenizer(["unused"], vocab_size=256 + len(SPECIAL_TOKENS), chat_template=template)
+    for task, released in {**RECORDS, **VARIANTS}.items():
         conv = to_canonical(republish(released), "agentinstruct", task, 0)["conversations"]
         out = tokenize_conversation(tok, conv, max_length=1 << 16)
         trained = tok.decode([t for t in out["labels"] if t != -100])
-        expected = "".join(t["value"] + "<|im_end|>" for t in released["conversations"] if t["loss"])
+        expected = "".join(t["value"] + end for t in released["conversations"] if t["loss"])
         assert trained == expected, task
