@@ -11,19 +11,23 @@ Each task's payload says what the scripted agent (the env's oracle) does and wha
 
 Switch graders with ``use_grader(2)``. ``registered()`` adds the env to this process's registry for a block (tests
 that list envs must not see it); ``tests.rollouts.graded_env_plugin`` registers it on import (``env_modules``).
+``roll_out`` plays the oracle's episodes of any env as a rollout actor does, in this process (no Ray).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 
 import envs
 from envs.base import EnvSpec, Split, Task
+from envs.config import EnvSelection
 from envs.spaces import UnicodeText
 from envs.splits import SPLIT_SEED_BASE
 
@@ -105,6 +109,27 @@ SPEC = EnvSpec(
     oracle=oracle,
     task_counts={"train": len(PAYLOADS), "test": len(PAYLOADS)},
 )
+
+
+def roll_out(selections: list[EnvSelection], path: Path, *, samples_per_task: int = 1) -> list[dict]:
+    """The oracle's episodes of ``selections``, played as a rollout actor plays them, appended to ``path``."""
+    from envs.config import select_tasks
+    from rollouts.config import PolicyConfig
+    from rollouts.pool import RolloutActor, make_jobs
+    from rollouts.records import JsonlWriter
+
+    actor = RolloutActor(PolicyConfig(kind="oracle"), 60.0, {}, 256)
+    jobs = [job for sel in selections for job in make_jobs(select_tasks(sel), samples_per_task=samples_per_task)]
+
+    async def play() -> list[dict]:
+        return list(await asyncio.gather(*(actor.run(job) for job in jobs)))
+
+    records = asyncio.run(play())
+    with JsonlWriter(path) as writer:
+        for rec in records:
+            writer.write(rec)
+    actor.envs.close()
+    return records
 
 
 @contextlib.contextmanager

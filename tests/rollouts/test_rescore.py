@@ -6,39 +6,19 @@ replay's seeds and tasks are checked against the rollout's, not against a copy o
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
 import pytest
 
 from envs.config import EnvSelection
-from rollouts.config import FilterConfig, PolicyConfig
+from rollouts.config import FilterConfig
 from rollouts.errors import RolloutError
-from rollouts.pool import RolloutActor, make_jobs
 from rollouts.records import JsonlWriter, read_jsonl
 from rollouts.rescore import recorded_actions, rescored_path, run_rescore_stage
 from rollouts.stage import run_filter_stage
 from tests.rollouts import graded_env
-from tests.rollouts.graded_env import ENV_ID, PAYLOADS, registered, use_grader
-
-
-def roll_out(selections: list[EnvSelection], path: Path, *, samples_per_task: int = 1) -> list[dict]:
-    """The oracle's episodes of ``selections``, played as a rollout actor plays them, appended to ``path``."""
-    from envs.config import select_tasks
-
-    actor = RolloutActor(PolicyConfig(kind="oracle"), 60.0, {}, 256)
-    jobs = [job for sel in selections for job in make_jobs(select_tasks(sel), samples_per_task=samples_per_task)]
-
-    async def play() -> list[dict]:
-        return list(await asyncio.gather(*(actor.run(job) for job in jobs)))
-
-    records = asyncio.run(play())
-    with JsonlWriter(path) as writer:
-        for rec in records:
-            writer.write(rec)
-    actor.envs.close()
-    return records
+from tests.rollouts.graded_env import ENV_ID, PAYLOADS, registered, roll_out, use_grader
 
 
 @pytest.fixture
