@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 MIX_LINEAGE = "lineage.json"  # in the mix folder: the corpora the mix read, for the train run to log
 TOKENIZER_CORPUS_RECORDS = 500
 ENV_TEXT_EPISODES = 20  # oracle episodes per env whose text the tiny tokenizer learns from
-TOKENIZER_CORPUS_VERSION = "agenttune-tiny-corpus-v1"  # bump when tokenizer_corpus changes
+TOKENIZER_CORPUS_VERSION = "agenttune-tiny-corpus-v2"  # bump when tokenizer_corpus changes (v2: WebNav)
 
 
 # ----------------------------------------------------------------------------- base model

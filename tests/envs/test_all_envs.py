@@ -18,7 +18,7 @@ def test_registered_env_holds_up(env_id):
     assert report["random_success_rate"] < 0.05
 
 
-def test_registry_declares_roles_and_all_seven_envs():
+def test_registry_declares_roles_and_all_eight_envs():
     roles = {spec.id: spec.role for spec in envs.list_specs()}
     assert {k for k, v in roles.items() if v == "held_in"} == {
         "agenttune/DB-v0",
@@ -26,6 +26,7 @@ def test_registry_declares_roles_and_all_seven_envs():
         "agenttune/KG-v0",
         "agenttune/Household-v0",
         "agenttune/WebShop-v0",
+        "agenttune/WebNav-v0",
     }
     assert {k for k, v in roles.items() if v == "held_out"} == {
         "agenttune/MultiHopQA-v0",
