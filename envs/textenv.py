@@ -12,7 +12,9 @@
 ``max_turns`` and gives the text spaces. ``reset`` picks the task (``seed % SPLIT_SIZE`` or a
 random index into the split, or ``options["task"]``, refused with a ``TaskFormatError`` when it is
 of another env or malformed) and reports ``task_id``, ``task``, ``turn``, ``invalid_action`` and
-the opening's parts in its info. ``step`` refuses to run before ``reset`` and after the episode
+the opening's parts in its info, with ``opening_turns``: the opening as the chat turns AgentInstruct's
+records open with (see ``Opening.turns``), which the episode runner sends instead of the flat
+observation. ``step`` refuses to run before ``reset`` and after the episode
 ended, counts turns and truncates at ``max_turns`` (``info["success"] = False``). Per-episode
 resources (a database, a sandbox) are freed by ``_release`` at the next reset and at ``close``.
 """
@@ -20,7 +22,7 @@ resources (a database, a sandbox) are freed by ``_release`` at the next reset an
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -48,9 +50,64 @@ class Opening:
 
     text: str  # the first observation
     instruction: str | None = None
+    acknowledgement: str | None = None  # the agent's fixed reply to the instruction (AgentInstruct's "Ok.")
     example: str | list[Message] | None = None  # a worked example: text, or a transcript (OS's one-shot)
     question: str | None = None  # the task itself
     extra: dict[str, Any] = field(default_factory=dict)  # more for reset's info (OS: which sandbox ran)
+
+    def turns(self) -> list[Message]:
+        """The opening as chat turns, in the order AgentInstruct's records open with.
+
+        The instruction is a user turn, the agent's acknowledgement follows it, then the worked example's
+        turns and last the task. Two user turns in a row are joined into one (OS has no acknowledgement:
+        its instruction and the example's first question share a turn), so the turns alternate and end
+        with the user. Every assistant turn here is fixed text, never the policy's: records mark them
+        ``loss: false``. Without an instruction and a question the opening is one user turn, ``text``.
+        """
+        if self.instruction is None or self.question is None:
+            return [{"role": "user", "content": self.text}]
+        turns: list[Message] = []
+
+        def add(role: str, content: str) -> None:
+            if turns and turns[-1]["role"] == role == "user":
+                turns[-1] = {"role": "user", "content": f"{turns[-1]['content']}\n\n{content}"}
+            else:
+                turns.append({"role": role, "content": content})
+
+        add("user", self.instruction)
+        if self.acknowledgement is not None:
+            add("assistant", self.acknowledgement)
+        if isinstance(self.example, str):
+            add("user", self.example)
+        else:
+            for message in self.example or ():
+                add(message["role"], message["content"])
+        add("user", self.question)
+        return turns
+
+
+def fixed_replies(acknowledgement: str | None, example: list[Message] | None = None) -> tuple[str, ...]:
+    """The assistant turns of an opening with this acknowledgement and example: fixed text, in order."""
+    ack = () if acknowledgement is None else (acknowledgement,)
+    return ack + tuple(m["content"] for m in example or () if m["role"] == "assistant")
+
+
+def after_opening(messages: list[Message], replies: Sequence[str]) -> list[Message]:
+    """The conversation after an env's opening turns: what the agent itself said and saw.
+
+    ``replies`` are the opening's assistant turns (``fixed_replies``: the acknowledgement, the one-shot
+    example's replies). Oracles count and replay the agent's own turns with this, whether the conversation
+    opened with those turns (the episode runner) or with the flat first observation.
+    """
+    fixed = list(replies)
+    start = 0
+    for index, message in enumerate(messages):
+        if message.get("role") != "assistant":
+            continue
+        if not fixed or message.get("content") != fixed[0]:
+            break
+        fixed, start = fixed[1:], index + 1
+    return messages[start:]
 
 
 def parse_task(given: Any, env_id: str) -> Task:
@@ -114,6 +171,7 @@ class TextEnv(gymnasium.Env[str, str], abc.ABC):
         info: dict[str, Any] = {"task_id": task.task_id, "task": task, "turn": 0, "invalid_action": False}
         parts = {"instruction": opening.instruction, self.example_key: opening.example, "question": opening.question}
         info |= {key: part for key, part in parts.items() if part is not None}
+        info["opening_turns"] = opening.turns()
         info |= opening.extra | self._state_info()
         return opening.text, info
 

@@ -84,6 +84,8 @@ async def arun_episode(
     started = time.monotonic()
     loop = asyncio.get_running_loop()
     messages: list[Message] = []
+    fixed = 0  # the opening's turns: its assistant turns are fixed text, not the policy's (loss: false)
+    lineage: dict[str, Any] | None = None  # what the env says it ran on (the OS env: its task image's digest)
     reward, success, turns, invalid = 0.0, False, 0, 0
     status, error = "task_limit_reached", None
     info: dict[str, Any] = {}
@@ -96,7 +98,9 @@ async def arun_episode(
         try:
             async with deadline:
                 obs, info = await env_call(env.reset, seed=seed, options={"task": task})
-                messages.append({"role": "user", "content": obs})
+                messages += opening_messages(obs, info)
+                fixed = len(messages)
+                lineage = info.get("lineage") if isinstance(info.get("lineage"), dict) else None
                 while True:
                     if max_turns is not None and turns >= max_turns:
                         status = "agent_invalid_action" if info.get("invalid_action") else "task_limit_reached"
@@ -135,11 +139,29 @@ async def arun_episode(
         sample_index,
         policy=policy.describe(),
         status=status,
-        conversations=messages_to_conversations(messages),
+        conversations=messages_to_conversations(messages, fixed=fixed),
         reward=reward,
         success=success,
         turns=turns,
         invalid_actions=invalid,
         error=error,
         duration_s=round(time.monotonic() - started, 4),
+        lineage=lineage,
     )
+
+
+def opening_messages(observation: str, info: dict[str, Any]) -> list[Message]:
+    """How an episode opens in chat turns: the env's ``opening_turns`` (AgentInstruct's instruction,
+    acknowledgement, one-shot example and task turns; see ``envs.textenv.Opening.turns``) when it gives
+    well-formed ones, else the first observation as one user turn (any gymnasium text env)."""
+    turns = info.get("opening_turns")
+    well_formed = (
+        isinstance(turns, list)
+        and turns
+        and all(isinstance(t, dict) and t.get("role") in ("user", "assistant") for t in turns)
+        and all(isinstance(t.get("content"), str) for t in turns)
+        and turns[-1]["role"] == "user"
+    )
+    if not well_formed:
+        return [{"role": "user", "content": observation}]
+    return [{"role": t["role"], "content": t["content"]} for t in turns]

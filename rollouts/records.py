@@ -54,6 +54,7 @@ def episode_record(
     invalid_actions: int = 0,
     error: str | None = None,
     duration_s: float = 0.0,
+    lineage: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The record of one episode (see ARCHITECTURE.md, "Records"); ``task`` is a ``Task.to_dict()``.
 
@@ -76,16 +77,21 @@ def episode_record(
         "error": error,
         "duration_s": duration_s,
         "policy": policy,
+        "lineage": lineage,  # what the env ran on ({"sandbox_image": digest} for the OS env); None if it says nothing
         "schema_version": SCHEMA_VERSION,
     }
 
 
-def messages_to_conversations(messages: list[dict[str, str]]) -> list[dict[str, Any]]:
-    """OpenAI-style messages -> AgentInstruct turns: ``gpt`` turns are trained on, the rest are not."""
+def messages_to_conversations(messages: list[dict[str, str]], *, fixed: int = 0) -> list[dict[str, Any]]:
+    """OpenAI-style messages -> AgentInstruct turns: the policy's ``gpt`` turns are trained on (``loss: true``).
+
+    The first ``fixed`` messages are the env's opening; its assistant turns (the acknowledgement, a one-shot
+    example's replies) are fixed text and get ``loss: false``, as in the released AgentInstruct.
+    """
     out = []
-    for m in messages:
+    for i, m in enumerate(messages):
         if m["role"] == "assistant":
-            out.append({"from": "gpt", "value": m["content"], "loss": True})
+            out.append({"from": "gpt", "value": m["content"], "loss": i >= fixed})
         elif m["role"] == "system":
             out.append({"from": "system", "value": m["content"], "loss": None})
         else:

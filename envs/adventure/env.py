@@ -39,7 +39,14 @@ class TextAdventureEnv(TextEnv):
     def _start(self, task: Task) -> Opening:
         self._game = Game(task.payload)
         goal = task.payload["goal"]
-        return Opening(prompts.first_observation(goal, self._game.describe(), self.max_turns), extra={"goal": goal})
+        room = self._game.describe()
+        return Opening(
+            prompts.first_observation(goal, room, self.max_turns),
+            instruction=prompts.instruction(self.max_turns),
+            acknowledgement=prompts.ACKNOWLEDGEMENT,
+            question=prompts.game_turn(goal, room),
+            extra={"goal": goal},
+        )
 
     def _act(self, action: str, info: dict[str, Any]) -> tuple[str, float, bool]:
         assert self._game is not None  # set by _start

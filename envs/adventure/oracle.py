@@ -7,7 +7,9 @@ is the index of the next command (the plan is cached per payload, so this is che
 from __future__ import annotations
 
 from envs.adventure.planner import plan
+from envs.adventure.prompts import OPENING_REPLIES
 from envs.base import Task
+from envs.textenv import after_opening
 
 _THOUGHTS = {
     "go": "I will head {rest}, which leads towards where I need to be.",
@@ -22,7 +24,7 @@ _THOUGHTS = {
 def oracle(task: Task, messages: list[dict[str, str]]) -> str:
     """The next assistant message: the next command of the shortest winning plan."""
     commands = plan(task.payload) or ["look"]  # generated tasks always have a plan; "look" keeps others safe
-    step = sum(message.get("role") == "assistant" for message in messages)
+    step = sum(message.get("role") == "assistant" for message in after_opening(messages, OPENING_REPLIES))
     command = commands[min(step, len(commands) - 1)]
     verb, _, rest = command.partition(" ")
     item, _, container = rest.partition(" in ")

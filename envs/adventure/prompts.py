@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from envs.adventure.game import HELP
+from envs.textenv import fixed_replies
 
 INSTRUCTION = """\
 You are playing a text adventure. You explore a house room by room and type commands to a parser, which answers \
@@ -53,9 +54,20 @@ WON = "*** You have completed the task! ***"
 EPISODE_OVER = "The game is over."
 
 
+ACKNOWLEDGEMENT = "OK. Tell me about the game."
+OPENING_REPLIES = fixed_replies(ACKNOWLEDGEMENT)
+
+
+def instruction(max_turns: int) -> str:
+    return INSTRUCTION.format(help=HELP, max_turns=max_turns)
+
+
+def game_turn(goal: str, room: str) -> str:
+    return f"Now your game.\nTask: {goal}\n{room}"
+
+
 def first_observation(goal: str, room: str, max_turns: int) -> str:
-    instruction = INSTRUCTION.format(help=HELP, max_turns=max_turns)
-    return f"{instruction}\n\nNow your game.\nTask: {goal}\n{room}"
+    return f"{instruction(max_turns)}\n\n{game_turn(goal, room)}"
 
 
 def invalid_action(reason: str) -> str:

@@ -54,8 +54,8 @@ class DBEnv(TextEnv):
         self._db = Database(payload["table"], timeout_s=self.sql_timeout_s, max_output_chars=self.max_output_chars)
         return Opening(
             prompts.first_observation(payload["question"], payload["description"]),
-            # AgentInstruct puts these in two user turns, with "Ok." between
             instruction=prompts.INSTRUCTION,
+            acknowledgement=prompts.ACKNOWLEDGEMENT,
             question=prompts.question_prompt(payload["question"], payload["description"]),
         )
 

@@ -9,6 +9,8 @@ name and headers. The sentences are our own.
 
 from __future__ import annotations
 
+from envs.textenv import fixed_replies
+
 INSTRUCTION = """\
 You will answer a question by working with a SQL database (SQLite underneath; MySQL syntax such as `backtick` \
 quoting works). Before each action, think the problem through and explain your reasoning in a few sentences.
@@ -41,6 +43,10 @@ Action: Answer
 Final Answer: ["ANSWER1", "ANSWER2", ...]"""
 
 EPISODE_OVER = "Your final answer was recorded; the episode is over."
+
+
+ACKNOWLEDGEMENT = "Ok."  # the agent's fixed reply to INSTRUCTION, as in AgentInstruct's DB records
+OPENING_REPLIES = fixed_replies(ACKNOWLEDGEMENT)
 
 
 def question_prompt(question: str, description: str) -> str:

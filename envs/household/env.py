@@ -46,7 +46,9 @@ class HouseholdEnv(TextEnv):
         self._world = World.from_payload(task.payload)
         return Opening(
             prompts.first_observation(self._world, task.payload["goal"]),
-            instruction=prompts.INSTRUCTION,  # AgentInstruct puts these in two user turns, with "OK" between
+            instruction=prompts.INSTRUCTION_HEAD,
+            acknowledgement=prompts.ACKNOWLEDGEMENT,
+            example=prompts.EXAMPLE_TURNS,
             question=prompts.task_prompt(self._world, task.payload["goal"]),
         )
 

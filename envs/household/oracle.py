@@ -18,6 +18,7 @@ from typing import Any
 from envs.base import Task
 from envs.household import prompts
 from envs.household.world import APPLIANCE_VERBS, LAMP_TYPES, World, kind
+from envs.textenv import after_opening
 
 Step = tuple[str, str]  # (thought, command)
 _VERB_FOR_STATE = {gives: (verb, appliance) for verb, (appliance, gives, _) in APPLIANCE_VERBS.items()}
@@ -33,7 +34,7 @@ def oracle(task: Task, messages: list[dict[str, str]]) -> str:
 def replay(task: Task, messages: list[dict[str, str]]) -> World:
     """The world after every command the assistant has sent so far (malformed replies change nothing)."""
     world = World.from_payload(task.payload)
-    for message in messages:
+    for message in after_opening(messages, prompts.OPENING_REPLIES):
         if message.get("role") == "assistant":
             command, _ = prompts.parse_reply(message.get("content", ""))
             if command is not None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 
 from envs.household.world import World
+from envs.textenv import fixed_replies
 
 INSTRUCTION_HEAD = """\
 You are an agent in a household, and your job is to reach a goal by acting in the room. You will first get a \
@@ -82,17 +83,28 @@ def task_prompt(world: World, goal: str) -> str:
     return f"Here is your task. {world.describe_room()}\nYour task is to: {goal}"
 
 
-def _example() -> str:
+def _example_turns() -> list[dict[str, str]]:
+    """The worked example as chat turns (AgentInstruct sends ALFWorld's one-shot example this way)."""
     world = World.from_payload(_EXAMPLE_PAYLOAD)
-    lines = ["Here is an example.", task_prompt(world, _EXAMPLE_PAYLOAD["goal"]).removeprefix("Here is your task. ")]
+    turns = [{"role": "user", "content": task_prompt(world, _EXAMPLE_PAYLOAD["goal"])}]
     for thought, action in _EXAMPLE_STEPS:
         observation, ok = world.execute(action)
         assert ok, f"the prompt's example is broken at {action!r}"  # a bug in this module, caught at import
-        lines += [f"Agent: {reply(thought, action)}", f"Environment: {observation}"]
+        turns += [{"role": "assistant", "content": reply(thought, action)}, {"role": "user", "content": observation}]
+    return turns[:-1]  # the example ends with the agent's last action; the real task follows
+
+
+def _example(turns: list[dict[str, str]]) -> str:
+    """The same example as one text, for the flat first observation."""
+    lines = ["Here is an example.", turns[0]["content"].removeprefix("Here is your task. ")]
+    lines += [f"{'Agent' if t['role'] == 'assistant' else 'Environment'}: {t['content']}" for t in turns[1:]]
     return "\n".join(lines)
 
 
-INSTRUCTION = f"{INSTRUCTION_HEAD}\n\n{_example()}"
+EXAMPLE_TURNS = _example_turns()
+ACKNOWLEDGEMENT = "OK"
+OPENING_REPLIES = fixed_replies(ACKNOWLEDGEMENT, EXAMPLE_TURNS)
+INSTRUCTION = f"{INSTRUCTION_HEAD}\n\n{_example(EXAMPLE_TURNS)}"
 
 
 def first_observation(world: World, goal: str) -> str:

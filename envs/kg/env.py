@@ -48,8 +48,9 @@ class KGEnv(TextEnv):
         return Opening(
             prompts.first_observation(question, entities),
             instruction=prompts.INSTRUCTION,
-            example=prompts.EXAMPLE,
-            question=prompts.question_prompt(question, entities),
+            acknowledgement=prompts.ACKNOWLEDGEMENT,
+            example=prompts.EXAMPLE_TURNS,
+            question=prompts.NEW_QUESTION + prompts.question_prompt(question, entities),
         )
 
     def _act(self, action: str, info: dict[str, Any]) -> tuple[str, float, bool]:

@@ -8,12 +8,14 @@ every well-formed gold call.
 from __future__ import annotations
 
 from envs.base import Task
+from envs.kg.prompts import OPENING_REPLIES
+from envs.textenv import after_opening
 
 
 def oracle(task: Task, messages: list[dict[str, str]]) -> str:
     """The next assistant message: ``Thought: ...`` then one gold ``Action:``, or the ``Final Answer``."""
     program = task.payload["program"]
-    turn = sum(m.get("role") == "assistant" for m in messages)
+    turn = sum(m.get("role") == "assistant" for m in after_opening(messages, OPENING_REPLIES))
     if turn < len(program):
         step = program[turn]
         return f"Thought: {step['thought']}\nAction: {step['action']}"

@@ -10,6 +10,7 @@ and a one-shot example before the question. The sentences are our own.
 from __future__ import annotations
 
 from envs.kg.payload import MAX_TURNS
+from envs.textenv import fixed_replies
 
 INSTRUCTION = f"""\
 You answer questions by querying a knowledge base (KB) of entities, the relations between them and their \
@@ -79,6 +80,26 @@ Observation: variable #3, which are instances of film.film
 Thought: #3 holds the films directed by the founders of Kestrel Pictures that star Maya Lindqvist.
 Final Answer: #3"""
 
+
+def _example_turns(example: str) -> list[dict[str, str]]:
+    """``EXAMPLE`` as chat turns (AgentInstruct sends KG's one-shot example this way): the question, then the
+    agent's Thought/Action lines and the KB's Observation lines as alternating turns."""
+    lines = example.splitlines()[1:]  # without "Here is an example."
+    turns = [{"role": "user", "content": "\n".join(lines[:2])}]
+    for line in lines[2:]:
+        role = "user" if line.startswith("Observation:") else "assistant"
+        if turns[-1]["role"] == role:
+            turns[-1]["content"] += "\n" + line
+        else:
+            turns.append({"role": role, "content": line})
+    return turns
+
+
+EXAMPLE_TURNS = _example_turns(EXAMPLE)
+ACKNOWLEDGEMENT = "Understood. Please give me the question."
+OPENING_REPLIES = fixed_replies(ACKNOWLEDGEMENT, EXAMPLE_TURNS)
+NEW_QUESTION = "Now the real question.\n"
+
 FORMAT_REMINDER = """\
 Reply with one line "Thought: ..." and then either one line "Action: tool(arguments)", such as \
 "Action: get_relations(Barack Obama)", or one line "Final Answer: #k" naming the variable that answers the \
@@ -93,7 +114,7 @@ def question_prompt(question: str, entities: list[str]) -> str:
 
 
 def first_observation(question: str, entities: list[str]) -> str:
-    return f"{INSTRUCTION}\n\n{EXAMPLE}\n\nNow the real question.\n{question_prompt(question, entities)}"
+    return f"{INSTRUCTION}\n\n{EXAMPLE}\n\n{NEW_QUESTION}{question_prompt(question, entities)}"
 
 
 def observation(text: str) -> str:

@@ -8,7 +8,8 @@ is answered with what the example printed; a task whose checks look at the machi
 from __future__ import annotations
 
 from envs.base import Task
-from envs.os.prompts import NEW_PROBLEM
+from envs.os.prompts import NEW_PROBLEM, OPENING_REPLIES
+from envs.textenv import after_opening
 
 _OUTPUT = "The output of the OS:\n\n"
 
@@ -16,7 +17,7 @@ _OUTPUT = "The output of the OS:\n\n"
 def oracle(task: Task, messages: list[dict[str, str]]) -> str:
     payload = task.payload
     example = payload.get("example")
-    asked = [m for m in messages if m.get("role") == "assistant"]
+    asked = [m for m in after_opening(messages, OPENING_REPLIES) if m.get("role") == "assistant"]
     if example and "code" in example and not payload.get("match") and not asked:
         code = example["code"].strip()
         if example.get("language", "bash") == "python":

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from envs.textenv import fixed_replies
+
 MAX_OBSERVATION_CHARS = 800  # AgentBench's cap on one command's output
 _ACT = re.compile(r"Act:\s*(.+)")
 _BASH = re.compile(r"```bash\n(.*?)\n```", re.DOTALL)
@@ -63,6 +65,7 @@ ONE_SHOT = [
     {"role": "user", "content": "The output of the OS:\n\n187"},
     {"role": "assistant", "content": "Think: The count is 187.\n\nAct: answer(187)"},
 ]
+OPENING_REPLIES = fixed_replies(None, ONE_SHOT)  # the opening's assistant turns (no acknowledgement in OS)
 NEW_PROBLEM = "Now, I will start a new problem in a new OS. My problem is:\n\n"
 FORMAT_REMINDER = (
     "Reply with a thought and exactly one action: 'Act: bash' followed by a ```bash code block, "

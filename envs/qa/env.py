@@ -39,7 +39,12 @@ class MultiHopQAEnv(TextEnv):
         self._page: str | None = None  # the open page's title
         self._lookup: tuple[str, int] | None = None  # (keyword, results shown) of the last Lookup
         question = task.payload["question"]
-        return Opening(prompts.first_observation(question, self.max_turns), question=question)
+        return Opening(
+            prompts.first_observation(question, self.max_turns),
+            instruction=prompts.INSTRUCTION.format(max_turns=self.max_turns),
+            acknowledgement=prompts.ACKNOWLEDGEMENT,
+            question=prompts.question_turn(question),
+        )
 
     def _act(self, action: str, info: dict[str, Any]) -> tuple[str, float, bool]:
         parsed = parse_action(action) if isinstance(action, str) else Invalid("the action must be text.")

@@ -7,6 +7,8 @@ far says which step comes next.
 from __future__ import annotations
 
 from envs.base import Task
+from envs.qa.prompts import OPENING_REPLIES
+from envs.textenv import after_opening
 
 # Per template: a thought before each Search (one per supporting page) and one before Finish.
 # {0} and {1} are the supporting pages, {answer} the gold answer.
@@ -54,7 +56,7 @@ def oracle(task: Task, messages: list[dict[str, str]]) -> str:
     payload = task.payload
     pages, answer = payload["supporting_docs"], payload["answer"]
     thoughts = _THOUGHTS.get(payload["template"])
-    step = sum(message.get("role") == "assistant" for message in messages)
+    step = sum(message.get("role") == "assistant" for message in after_opening(messages, OPENING_REPLIES))
     if step < len(pages):
         thought = thoughts[step] if thoughts else f"I will read the page on {{{step}}}."
         return f"Thought: {thought.format(*pages, answer=answer)}\nAction: Search[{pages[step]}]"

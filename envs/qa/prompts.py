@@ -7,6 +7,8 @@ example are our own.
 
 from __future__ import annotations
 
+from envs.textenv import fixed_replies
+
 INSTRUCTION = """\
 Answer a question by researching it in a small encyclopedia. Work in steps: each reply holds one line of \
 reasoning starting with "Thought:", then exactly one line starting with "Action:". The actions are:
@@ -39,8 +41,16 @@ EPISODE_OVER = "Observation: Your answer was recorded; the episode is over."
 NO_PAGE = "Observation: No page is open yet; open one with Search[entity] before using Lookup[keyword]."
 
 
+ACKNOWLEDGEMENT = "OK. I am ready for the question."
+OPENING_REPLIES = fixed_replies(ACKNOWLEDGEMENT)
+
+
+def question_turn(question: str) -> str:
+    return f"Now the real question.\nQuestion: {question}"
+
+
 def first_observation(question: str, max_turns: int) -> str:
-    return f"{INSTRUCTION.format(max_turns=max_turns)}\n\nNow the real question.\nQuestion: {question}"
+    return f"{INSTRUCTION.format(max_turns=max_turns)}\n\n{question_turn(question)}"
 
 
 def page(sentences: list[str]) -> str:

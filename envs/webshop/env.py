@@ -49,7 +49,12 @@ class WebShopEnv(TextEnv):
     def _start(self, task: Task) -> Opening:
         self._shop = Shop(get_catalogue(task.payload["catalogue_seed"]), task.payload["instruction_text"])
         page = prompts.observation(self._shop.screen())
-        return Opening(f"{prompts.PROMPT}\n\n{page}", instruction=prompts.PROMPT, question=page)
+        return Opening(
+            f"{prompts.PROMPT}\n\n{page}",
+            instruction=prompts.PROMPT,
+            acknowledgement=prompts.ACKNOWLEDGEMENT,
+            question=page,
+        )
 
     def _act(self, action: str, info: dict[str, Any]) -> tuple[str, float, bool]:
         assert self._shop is not None  # set by _start

@@ -13,6 +13,7 @@ import json
 import re
 from dataclasses import dataclass
 
+from envs.textenv import fixed_replies
 from envs.webshop.catalogue import Catalogue, Product
 from envs.webshop.shop import Screen, Shop
 
@@ -119,3 +120,5 @@ def parse_action(reply: str) -> Action | Invalid:
 
 
 PROMPT = f"{INSTRUCTION}\n\n{example()}\n\nThe example is over; here is your task."
+ACKNOWLEDGEMENT = "OK."  # the agent's fixed reply to PROMPT (AgentInstruct's WebShop records have one)
+OPENING_REPLIES = fixed_replies(ACKNOWLEDGEMENT)

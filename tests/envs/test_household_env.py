@@ -15,6 +15,7 @@ from gymnasium.utils.env_checker import check_env
 import envs
 from envs import household
 from envs.base import Task
+from envs.household import prompts
 from envs.household.env import HouseholdEnv
 from envs.household.generator import TASK_TYPES
 from envs.household.oracle import oracle
@@ -75,14 +76,20 @@ def test_first_observation_is_instruction_example_and_task(env: gymnasium.Env) -
     observation, info = env.reset(seed=4)
     task: Task = info["task"]
     assert info["task_id"] == task.task_id == "household-train-000004"
-    assert observation == f"{info['instruction']}\n\n{info['question']}"
+    assert observation == f"{prompts.INSTRUCTION}\n\n{info['question']}"  # instruction, example, task as one text
     assert info["question"].startswith("Here is your task. You are in the middle of a room. Looking quickly around")
     assert info["question"].endswith(f"\nYour task is to: {task.payload['goal']}")
     for fact in ("THOUGHT:", "ACTION:", "put {obj} in/on {recep}", "heat {obj} with {recep}", "Nothing happens."):
         assert fact in info["instruction"]
-    # The one-shot example shows replies in the agent's format and the env's own observations.
-    assert "Agent: THOUGHT: " in info["instruction"] and "\nACTION: go to countertop 1\n" in info["instruction"]
-    assert "Environment: You arrive at fridge 1. The fridge 1 is closed." in info["instruction"]
+    # The one-shot example shows replies in the agent's format and the env's own observations; the episode
+    # runner sends it as turns after the acknowledgement, as AgentInstruct does (ALFWorld's "OK").
+    assert "Agent: THOUGHT: " in observation and "\nACTION: go to countertop 1\n" in observation
+    assert "Environment: You arrive at fridge 1. The fridge 1 is closed." in observation
+    turns = info["opening_turns"]
+    assert [t["role"] for t in turns[:4]] == ["user", "assistant", "user", "assistant"] and turns[1]["content"] == "OK"
+    assert turns[3]["content"].startswith("THOUGHT: ") and "\nACTION: go to countertop 1" in turns[3]["content"]
+    assert {"role": "user", "content": "You arrive at fridge 1. The fridge 1 is closed."} in turns
+    assert turns[-1] == {"role": "user", "content": info["question"]}
     assert "go to " + task.payload["receptacles"][0]["name"] in info["admissible_actions"]
 
 

@@ -58,10 +58,13 @@ def test_first_observation_has_instruction_example_and_question(kg_env: gymnasiu
     task: Task = info["task"]
     assert info["task_id"] == task.task_id == "kg-train-0000004"
     assert observation.startswith(info["instruction"]) and observation.endswith(info["question"])
-    assert info["example"] in observation
-    assert (
-        info["question"] == f"Question: {task.payload['question']}\nEntities: [{', '.join(task.payload['entities'])}]"
+    assert all(turn["content"] in observation for turn in info["example"])  # the one-shot example, as turns
+    assert info["question"].endswith(
+        f"Question: {task.payload['question']}\nEntities: [{', '.join(task.payload['entities'])}]"
     )
+    roles = [(t["role"], t["content"][:9]) for t in info["opening_turns"]]
+    assert roles[:3] == [("user", info["instruction"][:9]), ("assistant", "Understoo"), ("user", "Question:")]
+    assert roles[-2:] == [("assistant", "Thought: "), ("user", "Now the r")]
     for text in (*TOOLS, "Thought:", "Action: get_relations(", "Final Answer: #3", "which are instances of"):
         assert text in observation
     graph = world(task.seed)

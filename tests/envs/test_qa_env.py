@@ -54,7 +54,8 @@ def test_normalisation_and_metrics_follow_hotpotqa() -> None:
 def test_first_observation_has_instruction_example_and_question(qa_env: gymnasium.Env) -> None:
     observation, info = qa_env.reset(seed=4)
     assert info["task_id"] == "qa-train-000004"
-    assert observation.endswith(f"Question: {info['question']}")
+    assert observation.endswith(info["question"]) and info["question"].startswith("Now the real question.\nQuestion: ")
+    assert [t["role"] for t in info["opening_turns"]] == ["user", "assistant", "user"]
     for grammar in ("Action: Search[", "Action: Lookup[", "Action: Finish[", "You have 10 actions"):
         assert grammar in observation
 

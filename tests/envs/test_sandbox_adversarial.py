@@ -14,7 +14,9 @@ import pytest
 import envs
 from envs.base import Task
 from envs.os import SPEC
+from envs.os.prompts import OPENING_REPLIES
 from envs.sandbox import SandboxConfig
+from envs.textenv import after_opening
 from rollouts.episode import run_episode
 from rollouts.policies.base import Policy
 
@@ -33,7 +35,7 @@ class Attacker(Policy):
         self.observations: list[str] = []
 
     def act(self, messages: list[dict[str, str]], *, task: Task) -> str:
-        turn = sum(m["role"] == "assistant" for m in messages)
+        turn = sum(m["role"] == "assistant" for m in after_opening(messages, OPENING_REPLIES))
         if turn:
             self.observations.append(messages[-1]["content"])
         if turn < len(self.steps):

@@ -13,7 +13,9 @@ import pytest
 import envs
 from envs.base import Task
 from envs.os import SPEC
+from envs.os.prompts import OPENING_REPLIES
 from envs.sandbox import SandboxConfig, make_sandbox
+from envs.textenv import after_opening
 from rollouts.episode import run_episode
 from rollouts.policies.base import Policy
 
@@ -82,7 +84,7 @@ class SleepThenFinish(Policy):
         self.observations: list[str] = []
 
     def act(self, messages: list[dict[str, str]], *, task: Task) -> str:
-        turn = sum(m["role"] == "assistant" for m in messages)
+        turn = sum(m["role"] == "assistant" for m in after_opening(messages, OPENING_REPLIES))
         if turn:
             self.observations.append(messages[-1]["content"])
         command = ["sleep 30", "echo still-here"][turn] if turn < 2 else None

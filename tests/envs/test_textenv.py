@@ -10,7 +10,7 @@ import pytest
 from envs.base import Split, Task
 from envs.errors import EnvsError, TaskFormatError
 from envs.splits import SPLIT_SIZE, split_seed, task_range
-from envs.textenv import Opening, TextEnv
+from envs.textenv import Opening, TextEnv, after_opening, fixed_replies
 
 ENV_ID = "agenttune/Toy-v0"
 
@@ -96,8 +96,61 @@ def test_reset_info_carries_the_opening_parts_and_the_state():
         "demo": "Action: 3",
         "hint": "below 7",
         "holding": True,
+        "opening_turns": [{"role": "user", "content": "Guess."}],  # no question part: the opening is one turn
     }
     assert env.reset(seed=10 + SPLIT_SIZE)[1]["task_id"] == "toy-train-10"  # the seed wraps around the split
+
+
+def test_the_opening_as_turns_follows_agentinstruct() -> None:
+    example = [
+        {"role": "user", "content": "ex question"},
+        {"role": "assistant", "content": "ex act"},
+        {"role": "user", "content": "ex output"},
+        {"role": "assistant", "content": "ex answer"},
+    ]
+    with_ack = Opening("flat", instruction="rules", acknowledgement="Ok.", example=example, question="task")
+    assert [(t["role"], t["content"]) for t in with_ack.turns()] == [
+        ("user", "rules"),
+        ("assistant", "Ok."),
+        ("user", "ex question"),
+        ("assistant", "ex act"),
+        ("user", "ex output"),
+        ("assistant", "ex answer"),
+        ("user", "task"),
+    ]
+    # OS has no acknowledgement: the instruction and the example's first question share a user turn
+    without = Opening("flat", instruction="rules", example=example, question="task")
+    assert [t["role"] for t in without.turns()] == ["user", "assistant", "user", "assistant", "user"]
+    assert without.turns()[0]["content"] == "rules\n\nex question"
+    # a text example joins the instruction; no parts at all: the flat text is the one turn
+    text = Opening("flat", instruction="rules", acknowledgement="OK", example="an example", question="task")
+    assert text.turns() == [
+        {"role": "user", "content": "rules"},
+        {"role": "assistant", "content": "OK"},
+        {"role": "user", "content": "an example\n\ntask"},
+    ]
+    assert Opening("flat", instruction="rules").turns() == [{"role": "user", "content": "flat"}]
+
+
+def test_after_opening_drops_the_fixed_replies_only() -> None:
+    replies = fixed_replies("Ok.", [{"role": "user", "content": "q"}, {"role": "assistant", "content": "ex"}])
+    assert replies == ("Ok.", "ex")
+    opened = [
+        {"role": "user", "content": "rules"},
+        {"role": "assistant", "content": "Ok."},
+        {"role": "user", "content": "q"},
+        {"role": "assistant", "content": "ex"},
+        {"role": "user", "content": "task"},
+        {"role": "assistant", "content": "mine"},
+    ]
+    assert after_opening(opened, replies) == opened[4:]
+    flat = [{"role": "user", "content": "everything"}, {"role": "assistant", "content": "mine"}]
+    assert after_opening(flat, replies) == flat
+    # the match is by text, in order: a flat conversation whose agent first replies exactly the fixed text
+    # looks opened (the oracles, the only users, never say it); a reply that differs stops the match
+    echo = [{"role": "user", "content": "x"}, {"role": "assistant", "content": "Ok."}]
+    assert after_opening(echo, ("Ok.",)) == []
+    assert after_opening(opened, ("Ok.", "other")) == opened[2:]
 
 
 def test_step_guards_turn_cap_and_success():

@@ -44,10 +44,11 @@ def test_oracle_episode_is_a_complete_agentinstruct_record(env, task):
     assert rec["status"] == "completed" and rec["success"] is True and rec["reward"] == 1.0
     assert rec["id"] == f"{task.task_id}-s2" and rec["env"] == "agenttune/DB-v0" and rec["split"] == "train"
     assert rec["turns"] == 2 and rec["invalid_actions"] == 0 and rec["schema_version"] == 1
-    roles = [t["from"] for t in rec["conversations"]]
-    assert roles == ["human", "gpt", "human", "gpt"]
-    assert [t["loss"] for t in rec["conversations"]] == [None, True, None, True]
-    assert "Action: Operation" in rec["conversations"][1]["value"]
+    # AgentInstruct's DB shape: instruction, the fixed "Ok." (not trained on), the task, then the agent's turns
+    shape = [(t["from"], t["loss"]) for t in rec["conversations"]]
+    assert shape == [("human", None), ("gpt", False), ("human", None), ("gpt", True), ("human", None), ("gpt", True)]
+    assert rec["conversations"][1]["value"] == "Ok." and task.payload["question"] in rec["conversations"][2]["value"]
+    assert "Action: Operation" in rec["conversations"][3]["value"]
     assert rec["policy"] == {"kind": "oracle", "model": None}
 
 
@@ -55,7 +56,7 @@ def test_malformed_actions_are_observations_and_the_turn_cap_ends_the_episode(en
     rec = run_episode(env, Scripted(["hello", "SELECT 1", "still no action"]), task, max_turns=3)
     assert rec["status"] == "agent_invalid_action"  # the last action was malformed when the cap hit
     assert rec["invalid_actions"] == 3 and rec["turns"] == 3 and rec["success"] is False
-    assert "Action" in rec["conversations"][2]["value"]  # the env explained the expected format
+    assert "Action" in rec["conversations"][4]["value"]  # the env explained the expected format
 
 
 def test_wrong_answer_is_completed_but_unsuccessful(env, task):

@@ -10,6 +10,8 @@ import urllib.parse
 import pytest
 
 import envs
+from envs.db.prompts import OPENING_REPLIES
+from envs.textenv import after_opening
 from rollouts.config import PolicyConfig, PoolConfig
 from rollouts.episode import arun_episode
 from rollouts.policies import make_policy
@@ -54,7 +56,7 @@ def test_engine_args_become_the_engines_own_flags():
 
 
 def two_turns(request: dict) -> str:
-    turn = sum(m.get("role") == "assistant" for m in request["messages"])
+    turn = sum(m.get("role") == "assistant" for m in after_opening(request["messages"], OPENING_REPLIES))
     return (
         "Thought: look.\nAction: Operation\n```sql\nSELECT 1\n```"
         if turn == 0
@@ -81,10 +83,11 @@ def test_an_episode_stays_on_one_replica_and_episodes_spread_by_load():
 
         records = asyncio.run(play_all())
         assert [r["turns"] for r in records] == [2] * 6 and policy.in_flight == [0, 0]
-        # Every episode's first user turn names its task; each replica saw whole episodes, three each.
+        # Every episode's task turn (after the instruction and the "Ok.") names its task; each replica saw
+        # whole episodes, three each.
         by_server = {}
         for name, server in (("a", a), ("b", b)):
-            firsts = [r.body["messages"][0]["content"] for r in server.chat_requests]
+            firsts = [r.body["messages"][2]["content"] for r in server.chat_requests]
             by_server[name] = sorted(firsts)
         assert len(by_server["a"]) == len(by_server["b"]) == 6  # 3 episodes x 2 turns each
         for firsts in by_server.values():

@@ -144,3 +144,24 @@ def test_agentinstruct_db_trained_tokens_decode_to_the_loss_true_turns(tokenizer
         # and the whole sequence is exactly the template's rendering
         messages = [{"role": {"human": "user", "gpt": "assistant"}[t["from"]], "content": t["value"]} for t in conv]
         assert tokenizer.decode(out["input_ids"]) == tokenizer.apply_chat_template(messages, tokenize=False)
+
+
+def test_our_rollouts_train_exactly_the_agents_own_turns(tokenizer):
+    """Every env's episode opens with fixed turns (the acknowledgement, a one-shot example) marked
+    ``loss: false``; the tokens trained on decode to the policy's own turns and nothing else."""
+    import envs  # noqa: PLC0415 - only this test plays episodes
+    from rollouts.episode import run_episode  # noqa: PLC0415
+    from rollouts.policies.oracle import OraclePolicy  # noqa: PLC0415
+
+    template = "llama2" if "[INST]" in tokenizer.chat_template else "chatml"
+    for spec in envs.list_specs():
+        if spec.id == "agenttune/OS-v0":
+            continue  # needs a sandbox; its opening is built by the same code
+        task = envs.generate_tasks(spec.id, "train", 1)[0]
+        with envs.make_env(spec.id) as env:
+            conv = run_episode(env, OraclePolicy(), task)["conversations"]
+        assert any(t["from"] == "gpt" and t["loss"] is False for t in conv), spec.id  # the opening's fixed turns
+        out = tokenize_conversation(tokenizer, conv, max_length=1 << 20)
+        trained = tokenizer.decode([t for t in out["labels"] if t != X])
+        expected = "".join(t["value"] + END_OF_TURN[template] for t in conv if t["from"] == "gpt" and t["loss"])
+        assert trained == expected, spec.id
