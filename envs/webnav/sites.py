@@ -116,11 +116,11 @@ def flight(rng: random.Random) -> Site:
     origin, destination = rng.sample(CITIES, 2)
     month, day = _date(rng)
     adults, one_way = rng.choice((1, 1, 2, 3, 4)), rng.random() < 0.5
-    trip = "one-way flight" if one_way else "round-trip flight leaving"
-    site.task = (
-        f"Search for a {trip} from {origin[0]}, {origin[1]} to {destination[0]}, {destination[1]} on {month} {day} "
-        f"for {_plural(adults, 'adult', 'adults')}."
-    )
+    back = rng.randint(day + 1, day + 4)
+    route = f"from {origin[0]}, {origin[1]} to {destination[0]}, {destination[1]}"
+    when = f"on {month} {day}" if one_way else f"leaving {month} {day} and coming back {month} {back}"
+    trip, people = "one-way" if one_way else "round-trip", _plural(adults, "adult", "adults")
+    site.task = f"Search for a {trip} flight {route} {when} for {people}."
     form = [
         el("button", "Round trip", "tab"), el("button", "One-way", "tab"), el("button", "Multi-city", "tab"),
         el("input", "From", "text departure city or airport"), el("input", "To", "text arrival city or airport"),
@@ -136,8 +136,12 @@ def flight(rng: random.Random) -> Site:
         site.step(home, label, "TYPE", city[0], thought=f"I will type {city[0]} into the {label} box.")
         listed = site.page("Book a flight", "flights", [*form, *_city_suggestions(rng, city, airports=True)])
         site.step(listed, _place(city, True), thought=f"I will pick {city[0]}, {city[1]} from the suggestions.")
-    dates = site.page("Choose your dates", "flights#dates", [*form, *_calendar(month, [day])])
+    dates = site.page(
+        "Choose your dates", "flights#dates", [*form, *_calendar(month, [day] if one_way else [day, back])]
+    )
     site.step(dates, f"{month} {day}", thought=f"The flight leaves on {month} {day}; I will pick that day.")
+    if not one_way:
+        site.step(dates, f"{month} {back}", thought=f"The return flight is on {month} {back}.")
     if adults > 1:
         wanted = _plural(adults, "Adult", "Adults")
         site.step(home, "Passengers", "SELECT", wanted, thought=f"There are {adults} travellers; I select {wanted}.")
@@ -381,7 +385,7 @@ def tickets(rng: random.Random) -> Site:
     shows = {(venue, month, day)}
     while len(shows) < 5:
         shows.add((rng.choice(_VENUES), month, rng.randint(1, 28)))
-    events = [el("a", f"{artist} at {v}, {m} {d}", "event") for v, m, d in sorted(shows, key=lambda s: s[2])]
+    events = [el("a", f"{artist} at {v}, {m} {d}", "event") for v, m, d in sorted(shows, key=lambda s: (s[2], s[0]))]
     results = site.page(f"{artist} tickets", "search", events)
     site.step(results, f"{artist} at {venue}, {month} {day}", thought=f"This is the {month} {day} show at {venue}.")
     event = [el("select", "Quantity", "tickets", [_plural(n, "ticket", "tickets") for n in range(1, 9)]),

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import random
 import re
+import subprocess
+import sys
 import warnings
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
 import gymnasium
 import pytest
@@ -31,6 +35,7 @@ from rollouts.policies.random_policy import RandomPolicy
 from tests.envs.conftest import run_episode
 
 ENV_ID = "agenttune/WebNav-v0"
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -269,3 +274,19 @@ def test_a_malformed_task_is_refused_with_what_is_wrong(nav_env: gymnasium.Env) 
 )  # fmt: skip
 def test_operation_f1_is_agentbench_token_set_f1(predicted: str, gold: str, f1: float) -> None:
     assert op_f1(predicted, gold) == pytest.approx(f1)
+
+
+def test_tasks_are_the_same_in_every_process() -> None:
+    # Nothing may hang on set or dict order of strings, which changes with PYTHONHASHSEED between processes.
+    script = (
+        "import hashlib, json, envs; tasks = envs.generate_tasks('WebNav', 'test', 300); "
+        "print(hashlib.sha256(json.dumps([t.to_dict() for t in tasks]).encode()).hexdigest())"
+    )
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", script], env={**os.environ, "PYTHONHASHSEED": seed}, cwd=REPO,
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()
+        for seed in ("1", "2", "3")
+    }  # fmt: skip
+    assert len(digests) == 1
