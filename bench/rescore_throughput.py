@@ -59,14 +59,20 @@ def main() -> None:
             for concurrency in (int(c) for c in args.concurrency.split(",")):
                 t = time.perf_counter()
                 report = run_rescore_stage(
-                    [sel], trajectories=path, out=rescored_path(path), sandbox=sandbox, concurrency=concurrency,
+                    [sel],
+                    trajectories=path,
+                    out=rescored_path(path),
+                    sandbox=sandbox,
+                    concurrency=concurrency,
                     progress=False,
-                ).report  # fmt: skip
+                ).report
                 wall = time.perf_counter() - t
                 results[env_id][concurrency] = round(played / wall, 1)
                 same = "all unchanged" if report["unchanged"] == played else f"NOT ALL UNCHANGED: {report}"
-                print(f"{env_id:24} {played:4} episodes, {concurrency:3} in flight: {wall:6.2f} s, "
-                      f"{played / wall:7.1f} ep/s ({same})")  # fmt: skip
+                print(
+                    f"{env_id:24} {played:4} episodes, {concurrency:3} in flight: {wall:6.2f} s, "
+                    f"{played / wall:7.1f} ep/s ({same})"
+                )
     print(json.dumps(results))
 
 

@@ -224,21 +224,23 @@ def _print_rescore(report: dict[str, Any]) -> None:
     from rollouts.rescore import OUTCOMES
 
     table = Table(title="agenttune rescore: rewards by today's envs")
-    table.add_column("env")
+    table.add_column("env", no_wrap=True)
     for col in (*OUTCOMES, "mean reward", "success rate"):
-        table.add_column(col, justify="right")
+        table.add_column(col, justify="right", no_wrap=True)
     for env, c in report["per_env"].items():
         reward = f"{c['mean_reward_before']:.3f} -> {c['mean_reward_after']:.3f}"
         success = f"{c['success_rate_before']:.0%} -> {c['success_rate_after']:.0%}"
         table.add_row(env, *(str(c[o]) for o in OUTCOMES), reward, success)
-    console = Console(stderr=True)
-    console.print(table)
-    for outcome, reasons in report["reasons"].items():
-        console.print(f"{outcome}: " + ", ".join(f"{reason} {n}" for reason, n in sorted(reasons.items())))
+    Console(stderr=True, width=None if sys.stderr.isatty() else 140).print(table)
+    lines = [
+        f"{outcome}: {', '.join(f'{why} {n}' for why, n in sorted(r.items()))}"
+        for outcome, r in report["reasons"].items()
+    ]
     if report["skipped"]:
-        console.print(f"skipped records are left out of the output (first ids: {report['skipped_ids']})")
-    console.print(f"{report['changed']} of {report['total']} rewards changed; wrote {report['output']}")
-    console.print(f"next: agenttune filter CONFIG --trajectories {report['output']}")
+        lines.append(f"skipped records are left out of the output (the first ids: {report['skipped_ids']})")
+    lines.append(f"{report['changed']} of {report['total']} rewards changed; wrote {report['output']}")
+    lines.append(f"next: agenttune filter CONFIG --trajectories {report['output']}")
+    print("\n".join(lines), file=sys.stderr)
 
 
 def _cluster_resources(address: str) -> dict[str, float]:

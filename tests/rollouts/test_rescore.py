@@ -115,16 +115,20 @@ def test_a_changed_grader_regrades_without_rolling_out_again(graded):
     assert (early["status"], early["reward"], early["turns"]) == ("completed", 0.0, 2)
     longer = by_id["graded-train-0006-s0"]  # grader 2 waits for a confirmation the agent never sent
     assert (longer["status"], longer["rescore"]["from"]["status"]) == ("task_limit_reached", "completed")
-    assert by_id["graded-train-0008-s0"] == original["graded-train-0008-s0"] | {"rescore": {
-        "outcome": "carried", "reason": "env_error",
-        "from": {"reward": 0.0, "success": False, "status": "env_error", "turns": 1},
-    }}  # fmt: skip
+    assert by_id["graded-train-0008-s0"] == original["graded-train-0008-s0"] | {
+        "rescore": {
+            "outcome": "carried",
+            "reason": "env_error",
+            "from": {"reward": 0.0, "success": False, "status": "env_error", "turns": 1},
+        }
+    }
     assert "gone-task-s0" not in by_id and "renamed-s0" not in by_id  # skipped: counted, not written
 
     # The filter runs on the re-graded file: grader 2's successes are kept.
     kept = path.with_name("kept.json")
-    out = run_filter_stage(FilterConfig(), trajectories=rescored_path(path), kept=kept, token_budget=4096,
-                           count_tokens=None).report  # fmt: skip
+    out = run_filter_stage(
+        FilterConfig(), trajectories=rescored_path(path), kept=kept, token_budget=4096, count_tokens=None
+    ).report
     kept_ids = {r["id"] for r in json.loads(kept.read_text())}
     assert kept_ids == {f"graded-train-{i:04d}-s0" for i in (0, 1, 3)}
     assert out["total"] == 10 and out["dropped"]["reward_threshold"] == 7
