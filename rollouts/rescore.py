@@ -118,6 +118,14 @@ def run_rescore_stage(
         asyncio.run(rescore_all(read_trajectories(trajectories), rescorer, envpool, emit, concurrency=concurrency))
     counts.wall_s = time.monotonic() - started
     report = counts.to_dict() | {"input": str(trajectories), "output": str(out)}
+    for reason, n in report["reasons"].get("skipped", {}).items():
+        log.warning(
+            "rescore: %d record(s) not re-graded (%s), left out of %s: %s ...",
+            n,
+            reason,
+            out.name,
+            ", ".join(report["skipped_ids"][reason]),
+        )
     params |= {"rescore.input": str(trajectories), "rescore.concurrency": concurrency}
     return StageOutput(report, rescore_metrics(report), params)
 

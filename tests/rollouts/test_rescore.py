@@ -134,6 +134,21 @@ def test_a_changed_grader_regrades_without_rolling_out_again(graded):
     assert out["total"] == 10 and out["dropped"]["reward_threshold"] == 7
 
 
+@pytest.mark.parametrize("broken", ["step", "__init__"])
+def test_an_env_that_fails_in_the_replay_is_counted_as_diverged(graded, broken, monkeypatch):
+    sel, path = graded
+
+    def fail(*args, **kwargs):
+        raise RuntimeError(f"injected failure in {broken}")
+
+    monkeypatch.setattr(graded_env.GradedEnv, broken, fail)
+    report, rescored = rescore(sel, path)
+    assert report["reasons"]["diverged"] == {"env_error": 9} and report["carried"] == 1
+    assert all(r["status"] == "env_error" and r["reward"] == 0.0 for r in rescored)  # the filter drops them
+    replayed = [r for r in rescored if r["rescore"]["outcome"] == "diverged"]
+    assert len(replayed) == 9 and all(f"injected failure in {broken}" in r["error"] for r in replayed)
+
+
 def test_opening_turns_are_not_actions():
     rec = {
         "conversations": [
