@@ -18,6 +18,8 @@ from cluster.cli import main
 from envs.config import EnvSelection
 from tests.rollouts.graded_env import ENV_ID, PAYLOADS, SPEC, roll_out, use_grader
 
+pytestmark = pytest.mark.integration  # MLflow
+
 
 @pytest.fixture
 def run(tmp_path, tiny_checkpoint, monkeypatch):
