@@ -177,6 +177,14 @@ def test_real_envs_replay_their_episodes_exactly(env_id, tmp_path):
         assert new["reward"] == old["reward"] and new["success"] == old["success"]
 
 
+def test_generated_tasks_are_rebuilt_from_their_split_and_seed(tmp_path):
+    played = EnvSelection(id="agenttune/DB-v0", split="test", num_tasks=3, start=40)  # an eval's, say
+    path = tmp_path / "trajectories.jsonl"
+    roll_out([played], path)
+    report, _ = rescore(EnvSelection(id="agenttune/DB-v0", num_tasks=1), path)  # the config names other tasks
+    assert report["unchanged"] == 3
+
+
 def test_a_task_files_tasks_are_found_through_the_selection(tmp_path):
     from tests.conftest import shared_file
 
