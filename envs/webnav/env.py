@@ -37,8 +37,6 @@ class WebNavEnv(TextEnv):
         return Opening(
             prompts.first_observation(task.payload),
             instruction=prompts.INSTRUCTION,
-            acknowledgement=prompts.ACKNOWLEDGEMENT,
-            example=prompts.EXAMPLE,
             question=question,
             extra={"num_steps": len(task.payload["steps"]), "website": task.payload["website"]},
         )

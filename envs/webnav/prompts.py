@@ -9,8 +9,10 @@ choices, "A. None of the above" first. The agent answers
     Action: SELECT
     Value: 2 people
 
-(no Value line for CLICK). The instruction and the worked examples are in our own words; the examples are three
-single steps (TYPE, SELECT, CLICK), sent as turns as AgentBench sends its three shots.
+(no Value line for CLICK). The released AgentInstruct's Mind2Web records are one step each: the page and the
+question in one human turn, then the answer, with no acknowledgement and no worked example (AgentBench's three
+shots are not in them). So an episode opens the same way: the reply format (in our own words) and the first step
+in one user turn, and each later turn is the next step, whole.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from envs.webnav.sites import Element, el
+from envs.webnav.sites import Element
 
 OPS = ("CLICK", "TYPE", "SELECT")
 INTERACTIVE = frozenset({"a", "button", "input", "select", "li", "textarea"})
@@ -42,7 +44,6 @@ Answer: <the letter of your choice>.
 Action: <CLICK, TYPE or SELECT>
 Value: <the text to type, or the option to select>"""
 
-ACKNOWLEDGEMENT = "OK. Show me the page and the task."  # the agent's fixed reply to INSTRUCTION (loss: false)
 FORMAT_REMINDER = (
     "Reply with:\nThought: ...\nAnswer: <letter>.\nAction: <CLICK, TYPE or SELECT>\nValue: <for TYPE/SELECT>"
 )
@@ -114,44 +115,9 @@ def reply(thought: str, letter: str, op: str | None = None, value: str = "") -> 
     return "\n".join(lines)
 
 
-# ------------------------------------------------------------------------------------------- examples
-
-
-def _example_steps() -> list[tuple[str, dict[str, Any], list[int], list[str], str]]:
-    hotel = [el("a", "Lakeside Inns home page"), el("a", "Deals"), el("h1", "Find your stay"),
-             el("input", "Where are you going?", "text destination"), el("button", "Check-in", "date picker"),
-             el("button", "Search hotels", "submit"), el("a", "Privacy policy")]  # fmt: skip
-    table = [el("a", "Bistro Finder home page"), el("h1", "Lantern House"),
-             el("select", "Time", "time", ("6:00 PM", "7:00 PM", "8:00 PM")),
-             el("select", "Party size", "party", ("1 person", "2 people", "3 people", "4 people")),
-             el("button", "Find a table", "submit"), el("a", "Reviews")]  # fmt: skip
-    airline = [el("a", "Coastline Air home page"), el("h1", "Travel information"), el("a", "Flight status"),
-               el("a", "Baggage"), el("a", "Seats"), el("button", "Sign in")]  # fmt: skip
-    table_done = ["[textbox]  Restaurant or cuisine -> TYPE: Lantern House", "[button]  Let's go -> CLICK",
-                  "[link]  Lantern House -> CLICK", "[combobox]  Time -> SELECT: 7:00 PM"]  # fmt: skip
-    return [
-        ("Find a hotel in Boston, MA for two nights from May 3.", {"elements": hotel}, [1, 3, 4, 5], [],
-         reply("The destination comes first; I type the city's name into the destination box.", "C", "TYPE",
-               "Boston")),
-        ("Book a table for 4 people at Lantern House on June 2 at 7:00 PM.", {"elements": table}, [2, 3, 4],
-         table_done, reply("The time is set; now the party size, which is 4 people.", "C", "SELECT", "4 people")),
-        ("Check how much checked baggage costs on Coastline Air.", {"elements": airline}, [0, 2, 3, 5], [],
-         reply("Baggage fees are on the Baggage page, so I click that link.", "D", "CLICK")),
-    ]  # fmt: skip
-
-
-EXAMPLE: list[dict[str, str]] = [
-    turn
-    for task, page, candidates, previous, answer in _example_steps()
-    for turn in ({"role": "user", "content": question(task, page, candidates, previous)},
-                 {"role": "assistant", "content": answer})
-]  # fmt: skip
-
-
 def first_observation(payload: dict[str, Any]) -> str:
-    """The instruction, the examples as a transcript, then the first step (AgentBench sends these as turns)."""
-    shots = "\n\n".join(f"{'User' if m['role'] == 'user' else 'You'}:\n{m['content']}" for m in EXAMPLE)
-    return f"{INSTRUCTION}\n\nThree examples:\n\n{shots}\n\nNow the real task.\n\n{step_observation(payload, 0)}"
+    """The opening: the instruction and the first step, in one user turn (see the module's docstring)."""
+    return f"{INSTRUCTION}\n\n{step_observation(payload, 0)}"
 
 
 def episode_over(succeeded: int, total: int) -> str:

@@ -160,7 +160,8 @@ def test_our_rollouts_train_exactly_the_agents_own_turns(tokenizer):
         task = envs.generate_tasks(spec.id, "train", 1)[0]
         with envs.make_env(spec.id) as env:
             conv = run_episode(env, OraclePolicy(), task)["conversations"]
-        assert any(t["from"] == "gpt" and t["loss"] is False for t in conv), spec.id  # the opening's fixed turns
+        fixed = any(t["from"] == "gpt" and t["loss"] is False for t in conv)  # the opening's acknowledgement, example
+        assert fixed or spec.id == "agenttune/WebNav-v0", spec.id  # (Mind2Web's records have neither)
         out = tokenize_conversation(tokenizer, conv, max_length=1 << 20)
         trained = tokenizer.decode([t for t in out["labels"] if t != X])
         expected = "".join(t["value"] + END_OF_TURN[template] for t in conv if t["from"] == "gpt" and t["loss"])
