@@ -84,6 +84,28 @@ def report_bad_tasks(selections: Iterable[LoadedTasks]) -> list[dict[str, Any]]:
     return entries
 
 
+def split_runnable(selected: LoadedTasks) -> tuple[LoadedTasks, list[dict[str, Any]]]:
+    """The tasks that can run here, and one entry ``{"env", "task_id", "reason"}`` per task whose payload says
+    ``not_runnable`` (e.g. the OS env's tasks that need the network), each logged: they are reported, not played,
+    so they are never graded as failures."""
+    runnable, entries = [], []
+    for task in selected:
+        reason = task.payload.get("not_runnable") if isinstance(task.payload, dict) else None
+        if reason:
+            log.warning("not running %s task %s: %s", selected.env_id, task.task_id, reason)
+            entries.append({"env": selected.env_id, "task_id": task.task_id, "reason": str(reason)})
+        else:
+            runnable.append(task)
+    return LoadedTasks(selected.env_id, selected.source, runnable, selected.bad), entries
+
+
+def count_reasons(entries: Iterable[dict[str, Any]]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for entry in entries:
+        counts[entry["reason"]] = counts.get(entry["reason"], 0) + 1
+    return counts
+
+
 def env_kwargs(selections: list[EnvSelection], sandbox: SandboxKind) -> dict[str, dict[str, Any]]:
     """Constructor kwargs per env id: each selection's own, plus the sandbox choice for envs that run commands."""
     out: dict[str, dict[str, Any]] = {}

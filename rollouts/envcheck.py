@@ -4,7 +4,8 @@ The oracle must solve every task (the grader accepts the gold solution) and a ra
 agent almost none (the tasks are not trivial). With ``tasks_file`` the tasks come from
 an external file (e.g. AgentBench's dbbench JSONL) and the oracle follows each task's
 own gold solution, so its success rate measures whether the env grades them right; the
-file's malformed records are reported (``bad_tasks``: file, line or record, reason), not run.
+file's malformed records are reported (``bad_tasks``: file, line or record, reason), not run, and so are the
+tasks that cannot run here (``not_runnable``: task id and reason, e.g. it needs the network).
 
 It lives in ``rollouts`` because it plays episodes with the rollout policies; ``envs`` imports nothing of them.
 """
@@ -18,6 +19,7 @@ from gymnasium.utils.env_checker import check_env
 
 from envs import registry
 from envs.base import LoadedTasks
+from envs.config import count_reasons, split_runnable
 from rollouts.episode import run_episode
 from rollouts.policies.oracle import OraclePolicy
 from rollouts.policies.random_policy import RandomPolicy
@@ -34,6 +36,7 @@ def check_env_quality(env_id: str, *, num_tasks: int | None = None, tasks_file: 
         tasks = loaded.window(0, num_tasks) if num_tasks is not None else loaded
     else:
         tasks = LoadedTasks(spec.id, "generated:test", registry.generate_tasks(spec.id, "test", num_tasks or 20))
+    tasks, not_runnable = split_runnable(tasks)
     checker_error = None
     with registry.make_env(spec.id) as env:
         try:
@@ -60,4 +63,7 @@ def check_env_quality(env_id: str, *, num_tasks: int | None = None, tasks_file: 
         "random_status": statuses["random"],
         "bad_task_count": len(tasks.bad),
         "bad_tasks": tasks.bad_report(),
+        "not_runnable_count": len(not_runnable),  # reported, not played: the oracle's rate is over the rest
+        "not_runnable_by_reason": count_reasons(not_runnable),
+        "not_runnable": not_runnable,
     }

@@ -16,7 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from envs.config import SandboxKind, env_kwargs, prepare_sandbox, report_bad_tasks, select_tasks
+from envs.config import (
+    SandboxKind,
+    count_reasons,
+    env_kwargs,
+    prepare_sandbox,
+    report_bad_tasks,
+    select_tasks,
+    split_runnable,
+)
 from rollouts.config import FilterConfig, RolloutConfig
 from rollouts.filters import filter_records, to_agentinstruct
 from rollouts.policies import preflight
@@ -58,15 +66,20 @@ def run_rollout_stage(
     a server that is down or refuses the key fails the stage at once, not after every episode's retries.
 
     Malformed records of a task file are skipped (``on_bad_task: skip``), logged, and listed in the report's
-    ``bad_tasks`` ({env, file, line | record, reason}).
+    ``bad_tasks`` ({env, file, line | record, reason}); tasks that cannot run here (their payload's
+    ``not_runnable``, e.g. an OS task that needs the network) are not played, and listed in ``not_runnable``
+    ({env, task_id, reason}) and counted in ``not_runnable_by_reason``.
     """
     import_env_modules(cfg.env_modules)
     params = prepare_sandbox(cfg.envs, sandbox)
     if check_endpoint:
         preflight(cfg.policy)
     jobs, selections = [], []
+    not_runnable: list[dict[str, Any]] = []
     for sel in cfg.envs:
-        selections.append(select_tasks(sel))
+        runnable, skipped = split_runnable(select_tasks(sel))  # logged now, before the pool's progress output
+        selections.append(runnable)
+        not_runnable += skipped
         jobs += make_jobs(selections[-1], samples_per_task=cfg.samples_per_task, max_turns=sel.max_turns)
     bad_tasks = report_bad_tasks(selections)  # logged now, before the pool's progress output
     with servers_for(cfg.policy) as endpoints:  # a served policy's replicas, stopped when the rollout ends
@@ -81,6 +94,8 @@ def run_rollout_stage(
             progress=progress,
         ).to_dict()
     summary |= {"bad_task_count": len(bad_tasks), "bad_tasks": bad_tasks}
+    summary |= {"not_runnable_count": len(not_runnable), "not_runnable_by_reason": count_reasons(not_runnable)}
+    summary["not_runnable"] = not_runnable
     if cfg.output_format == "parquet":  # JSONL stays the append log; Parquet is a finished copy
         write_parquet_atomic(trajectories.with_suffix(".parquet"), read_jsonl(trajectories))
     sample = write_jsonl_atomic(trajectories.with_name(SAMPLE_FILE), sample_records(read_jsonl(trajectories)))
@@ -99,6 +114,7 @@ def rollout_metrics(summary: dict[str, Any]) -> dict[str, float]:
         "rollout/actor_deaths": summary["actor_deaths"],
         "rollout/requeued": summary["requeued"],
         "rollout/bad_tasks": summary.get("bad_task_count", 0),  # malformed records the task files' loaders skipped
+        "rollout/not_runnable": summary.get("not_runnable_count", 0),  # tasks that cannot run here (e.g. network)
     }
     metrics |= {f"rollout/status/{k}": v for k, v in summary["status"].items()}
     for env_id, c in summary["per_env"].items():

@@ -6,8 +6,13 @@
         obs, info = env.reset(options={"task": task})                  # or any Task, e.g. from load_os_tasks
         obs, reward, terminated, truncated, info = env.step("Think: ...\\n\\nAct: bash\\n\\n```bash\\nls\\n```")
 
-Each episode gets a fresh sandbox (``envs.sandbox``), started at ``reset`` and closed at the next reset or at
-``close``; the task's init scripts run as independent processes and its ``start`` script in the agent's shell,
+Each episode gets a fresh sandbox (``envs.sandbox``), never used before: ``warm_sandboxes`` of them are started
+ahead on a background thread (``envs.sandbox.warm``), so ``reset`` need not wait for one, and each is closed
+in the background when its episode ends. The machine the agent sees is the task image (``sandbox_image``:
+"auto", the image ``make os-image`` builds, when present; "host": the host's directories; or an image's path),
+recorded in reset's ``info["lineage"]["sandbox_image"]`` (its digest, or "host"). A task whose payload says
+``not_runnable`` (e.g. it needs the network) is refused with a ``TaskFormatError``.
+The task's init scripts run as independent processes and its ``start`` script in the agent's shell,
 as in AgentBench. ``Act: bash`` runs the code in that shell (output capped at 800 characters; a command past
 ``command_timeout_s`` is interrupted, and that is an observation with ``info["timed_out"]``); ``Act: answer``
 or ``Act: finish`` ends the episode with reward 1.0 or 0.0. A malformed reply is an observation with
@@ -16,7 +21,11 @@ or ``Act: finish`` ends the episode with reward 1.0 or 0.0. A malformed reply is
 
 from __future__ import annotations
 
+import functools
+import logging
+import os
 import re
+from dataclasses import replace
 from typing import Any
 
 from envs.base import Split, Task
@@ -24,8 +33,12 @@ from envs.errors import EnvsError, TaskFormatError
 from envs.os import checkers, prompts
 from envs.os.generator import generate_task
 from envs.os.tasks import ENV_ID, load_os_tasks, payload_problems
-from envs.sandbox import SANDBOX_KINDS, SandboxConfig, make_sandbox
+from envs.sandbox import SANDBOX_KINDS, SandboxConfig, SandboxError, make_sandbox
+from envs.sandbox.image import BUILD_HINT, find_image
+from envs.sandbox.warm import WarmSandboxes
 from envs.textenv import WHERE, Opening, TextEnv
+
+log = logging.getLogger(__name__)
 
 MAX_TURNS = 8  # AgentBench's round_limit
 SETUP_TIMEOUT_S = 60.0
@@ -45,14 +58,21 @@ class OSEnv(TextEnv):
         command_timeout_s: float = 10.0,
         scripts_dir: str | None = None,
         sandbox_config: SandboxConfig | None = None,
+        sandbox_image: str = "auto",
+        warm_sandboxes: int = 1,
     ) -> None:
         super().__init__(split, max_turns)
         if command_timeout_s <= 0:
             raise EnvsError(f"{ENV_ID}: command_timeout_s must be positive, got {command_timeout_s}")
         if sandbox not in SANDBOX_KINDS:
             raise EnvsError(f"{ENV_ID}: sandbox must be one of {SANDBOX_KINDS}, got {sandbox!r}")
+        if warm_sandboxes < 0:
+            raise EnvsError(f"{ENV_ID}: warm_sandboxes must be 0 or more, got {warm_sandboxes}")
         self.sandbox_kind, self.scripts_dir = sandbox, scripts_dir
-        self.sandbox_config = sandbox_config or SandboxConfig(command_timeout_s=command_timeout_s)
+        config = sandbox_config or SandboxConfig(command_timeout_s=command_timeout_s)
+        image, self.image_digest = resolve_image(sandbox_image if sandbox == "bwrap" else "host")
+        self.sandbox_config = replace(config, image=image)
+        self._warm = WarmSandboxes(lambda: make_sandbox(self.sandbox_kind, self.sandbox_config), warm_sandboxes)
         self._box = None
 
     def _check_task(self, task: Task) -> None:
@@ -60,9 +80,11 @@ class OSEnv(TextEnv):
             raise TaskFormatError(
                 WHERE, f"task {task.task_id} needs script files {missing}; pass scripts_dir= to load_os_tasks"
             )
+        if reason := task.payload.get("not_runnable"):
+            raise TaskFormatError(WHERE, f"task {task.task_id} is not runnable here: {reason}")
 
     def _start(self, task: Task) -> Opening:
-        self._box = make_sandbox(self.sandbox_kind, self.sandbox_config).start()
+        self._box = self._warm.take()
         for script in task.payload["init"]:
             self._box.run_script(script["code"], language=script.get("language", "bash"), timeout_s=SETUP_TIMEOUT_S)
         if task.payload.get("start"):
@@ -73,7 +95,11 @@ class OSEnv(TextEnv):
             instruction=prompts.INSTRUCTION,
             example=prompts.ONE_SHOT,
             question=prompts.NEW_PROBLEM + description,
-            extra={"sandbox": self._box.kind, "cgroup": self._box.cgroup},
+            extra={
+                "sandbox": self._box.kind,
+                "cgroup": self._box.cgroup,
+                "lineage": {"sandbox_image": self.image_digest},
+            },
         )
 
     def _act(self, action: str, info: dict[str, Any]) -> tuple[str, float, bool]:
@@ -93,8 +119,12 @@ class OSEnv(TextEnv):
 
     def _release(self) -> None:
         if self._box is not None:
-            self._box.close()
+            self._warm.retire(self._box)
             self._box = None
+
+    def close(self) -> None:
+        super().close()
+        self._warm.close()
 
     def _grade(self, answer: str | None, info: dict[str, Any]) -> bool:
         """AgentBench's judge: compare with ``match``, or run the ``check`` chain (each step must exit 0)."""
@@ -129,4 +159,32 @@ class OSEnv(TextEnv):
         return success
 
 
-__all__ = ["MAX_TURNS", "OSEnv", "load_os_tasks"]
+def resolve_image(choice: str) -> tuple[str | None, str]:
+    """``sandbox_image`` -> (the rootfs a sandbox mounts, or None for the host's directories; the lineage digest).
+
+    "auto": the built task image when there is one (and we are root, which it needs), else the host's, with a
+    warning; "host": the host's; anything else is the path of a built image, or an error saying how to build it.
+    """
+    if choice == "host":
+        return None, "host"
+    if choice != "auto":
+        try:
+            image = find_image(choice)
+        except SandboxError as error:
+            raise EnvsError(f"{ENV_ID}: sandbox_image={choice!r}: {error}") from error
+        assert image is not None  # find_image raises for an explicit path that is not an image
+        return str(image.root), image.digest
+    image = find_image()
+    if image is None or os.geteuid() != 0:
+        why = "needs root" if image is not None else f"is not built; {BUILD_HINT}"
+        _warn_once(f"{ENV_ID}: the task image {why}; sandboxes see the host's /usr, /etc, /var, /opt instead")
+        return None, "host"
+    return str(image.root), image.digest
+
+
+@functools.cache
+def _warn_once(message: str) -> None:
+    log.warning(message)
+
+
+__all__ = ["MAX_TURNS", "OSEnv", "load_os_tasks", "resolve_image"]

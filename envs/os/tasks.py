@@ -7,7 +7,8 @@ for the example solution, as in AgentBench:
     {"description": str, "init": [script, ...], "start": script | None,
      "match": {"answer": str, "strip": bool} | {"regex": str} | None,   # exactly one of match / check
      "check": [script | None, ...] | None, "example": script | None,
-     "labels": [str, ...], "missing_scripts": [str, ...]}             # files that scripts_dir lacked
+     "labels": [str, ...], "missing_scripts": [str, ...],             # files that scripts_dir lacked
+     "not_runnable": str}                      # only when set: why it cannot run offline (``network_need``)
 
     tasks = load_os_tasks("../shared/data/agentbench/os_dev.json", scripts_dir=None)
     loaded = load_os_tasks("tasks.json", on_bad_task="skip")   # loaded.tasks, loaded.bad (record or line, reason)
@@ -16,6 +17,7 @@ for the example solution, as in AgentBench:
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -144,7 +146,35 @@ def _payload(item: dict[str, Any], scripts_dir: Path | None) -> dict[str, Any]:
         raise ValueError("the evaluation needs 'match' or 'check'")
     payload["init"] = [s for s in payload["init"] if s is not None]
     payload["missing_scripts"] = missing
+    if reason := network_need(payload, item):
+        payload["not_runnable"] = reason
+    elif missing:
+        payload["not_runnable"] = "needs script files that were not found (pass scripts_dir=)"
     return payload
+
+
+# What a set-up or an example solution does that needs the network (sandboxes have none): (reason, pattern).
+_NETWORK = [
+    ("needs the network: apt", re.compile(r"\bapt(-get)?\s+(-\S+\s+)*(install|update|upgrade)\b")),
+    ("needs the network: pip install", re.compile(r"\bpip3?\s+install\b(?![^\n]*--no-index)")),
+    ("needs the network: npm install", re.compile(r"\bnpm\s+(i|install)\b")),
+    ("needs the network: git clone", re.compile(r"\bgit\s+clone\s+(\S+\s+)*?(https?://|git://|ssh://|git@)")),
+    ("needs the network: download", re.compile(r"\b(curl|wget)\b[^\n]*\b(https?|ftp)://(?!(localhost|127\.))")),
+]
+
+
+def network_need(payload: dict[str, Any], item: dict[str, Any] | None = None) -> str | None:
+    """Why the task cannot run offline: marked so in its record (``"network": true`` or the label "network"), or
+    its set-up (init, start) or example solution installs or downloads something; None when it can."""
+    if item is not None and (item.get("network") is True or "network" in item.get("labels", [])):
+        return "needs the network: marked in the task file"
+    scripts = [*payload["init"], payload.get("start"), payload.get("example")]
+    for script in scripts:
+        code = script.get("code", "") if isinstance(script, dict) else ""
+        for reason, pattern in _NETWORK:
+            if pattern.search(code):
+                return reason
+    return None
 
 
 def payload_problems(payload: Any) -> list[str]:

@@ -51,6 +51,8 @@ from envs.sandbox.cgroup import Cgroup
 from envs.sandbox.config import CommandResult, SandboxConfig
 from envs.sandbox.errors import SandboxError, SandboxUnavailable
 from envs.sandbox.host import check_host, find_tools, namespace_fixes
+from envs.sandbox.image import UID_BASE
+from envs.sandbox.rootfs import image_argv, map_image_ids
 from envs.sandbox.shell import LOOP, PtyShell, ShellBox
 
 log = logging.getLogger(__name__)
@@ -58,7 +60,8 @@ log = logging.getLogger(__name__)
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 OVERLAY_DIRS = ("usr", "etc", "var", "opt", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
 EMPTY_DIRS = {"root": "0700", "home": "0755", "tmp": "1777", "run": "0755", "mnt": "0755", "srv": "0755"}
-UID_RANGE = (2_000_000_000, 2_100_000_000)  # far above the ranges that distributions hand out
+# Far above the ranges that distributions hand out, and above the task image's range (UID_BASE + 65536 ids).
+UID_RANGE = (2_000_100_000, 2_100_000_000)
 CHECKOUT = Path(__file__).resolve().parents[2]
 
 
@@ -80,6 +83,11 @@ class Sandbox(ShellBox):
 
     def start(self) -> Sandbox:
         probe()
+        if self.config.image is not None and os.geteuid() != 0:
+            raise SandboxError(
+                f"a sandbox on the task image {self.config.image} needs root (it maps the image's 65536 uids); "
+                "run as root, or use the host's directories (the OS env's sandbox_image: host)"
+            )
         return self._start()
 
     def run(self, command: str, timeout_s: float | None = None) -> CommandResult:
@@ -125,6 +133,13 @@ class Sandbox(ShellBox):
 
     # ------------------------------------------------------------------------------------------------ start
 
+    def _enter_image_userns(self, pid: int) -> None:
+        """The child waits on the gate in a user namespace of its own; give it the image's uid range, then the
+        cgroup. Only root can map a range, which is why image sandboxes need it."""
+        map_image_ids(pid)
+        if self._cgroup is not None:
+            self._cgroup.add(pid)
+
     def _start(self) -> Sandbox:
         if self._shell is not None:
             return self
@@ -142,11 +157,18 @@ class Sandbox(ShellBox):
             self.cgroup = self._cgroup.kind if self._cgroup else "none"
         else:
             self.host_uid = os.geteuid()
-        setup = [unshare, "-Urm", "sh", "-c", _setup_script(cfg), "agenttune-setup"]
-        argv = [*setup, *_bwrap_argv(cfg, shell.token, bwrap)]
+        if cfg.image is None:
+            setup = [unshare, "-Urm", "sh", "-c", _setup_script(cfg), "agenttune-setup"]
+            argv = [*setup, *_bwrap_argv(cfg, shell.token, bwrap)]
+            before_start = self._cgroup.add if self._cgroup else None
+        else:
+            argv = image_argv(cfg, shell.token, unshare, bwrap)
+            self.host_uid = UID_BASE
+            popen.update(user=UID_BASE, group=UID_BASE, extra_groups=[])
+            before_start = self._enter_image_userns
         self._shell = shell
         try:
-            shell.spawn(argv, before_start=self._cgroup.add if self._cgroup else None, **popen)
+            shell.spawn(argv, before_start=before_start, **popen)
         except (OSError, SandboxError) as error:
             self.close()
             raise SandboxError(f"could not start the sandbox: {error}") from error

@@ -24,6 +24,9 @@ class SandboxConfig:
     network: bool = False  # True shares the host's network (for trusted tasks only)
     mask: tuple[str, ...] = ()  # extra host paths to hide (the checkout, /root, /home are always hidden)
     env: dict[str, str] = field(default_factory=dict)  # extra environment variables inside
+    # A task image's rootfs (``envs.sandbox.image``) as the lower layer of the whole filesystem, instead of the
+    # host's /usr, /etc, ...; None: the host's. Needs root (the sandbox maps the image's 65536 uids).
+    image: str | None = None
 
     def problems(self) -> list[str]:
         numbers = {

@@ -1,0 +1,107 @@
+"""How a ``Sandbox`` starts on a task image (``SandboxConfig.image``) instead of the host's directories.
+
+    argv = image_argv(cfg, token, unshare, bwrap)   # run as host uid UID_BASE; the child waits on a gate
+    map_image_ids(child_pid)                        # root writes its uid/gid maps, then the gate opens
+
+The chain: ``unshare -Um`` (a user + mount namespace, no ids mapped yet) runs a shell that waits on the gate;
+we (root) map inside 0..65535 to the image's host range UID_BASE.. (only root can map a range: this is why
+image sandboxes need it); past the gate the shell re-executes itself, now root of its namespace with its
+capabilities, and mounts: a capped tmpfs, and on it one overlay whose lower layer is the image's rootfs and
+whose upper layer takes every write. It forbids further user namespaces (``user.max_user_namespaces = 0`` in
+its namespace, as ``bwrap --disable-userns`` does) and execs bwrap without a user namespace of its own, so
+that every uid of the range is usable: ``useradd``, ``chown``, ``runuser`` and ``su`` work as in AgentBench's
+container. bwrap drops every capability but a container's usual set (``CAPS``), all of them confined to the
+sandbox's own namespaces and to files of the image's range, and sets no_new_privs.
+
+The agent sees only the image: no host directory is mounted (``/proc`` is its own pid namespace's, ``/dev``
+the few standard nodes bwrap makes). Every sandbox on the image runs as host uid UID_BASE; they are kept apart
+by their namespaces (pid, mount, ipc, net, uts, cgroup) and per-sandbox ``ulimit``s and cgroup, not by uid.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import time
+
+from envs.sandbox.config import SandboxConfig
+from envs.sandbox.errors import SandboxError
+from envs.sandbox.image import ID_COUNT, UID_BASE
+from envs.sandbox.shell import LOOP
+
+PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# A container runtime's default set, less MKNOD and SETFCAP (no device nodes, no file capabilities).
+CAPS = (
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_RAW",
+    "CAP_SYS_CHROOT",
+    "CAP_AUDIT_WRITE",
+)
+# The gate: wait for the parent to map the ids, then re-exec so the setup runs as root of the namespace.
+GATE = 'read _ && s=$1 && shift && exec sh -c "$s" "$@"'
+MAP_TIMEOUT_S = 5.0
+
+
+def image_argv(cfg: SandboxConfig, token: str, unshare: str, bwrap: str) -> list[str]:
+    assert cfg.image is not None  # the caller chose this path because of it
+    setup = [unshare, "-Um", "sh", "-c", GATE, "agenttune-gate", _setup_script(cfg), "agenttune-setup"]
+    return [*setup, *_bwrap_argv(cfg, token, bwrap)]
+
+
+def map_image_ids(pid: int) -> None:
+    """Wait until ``pid`` is in its new user namespace, then map the image's uid and gid range into it."""
+    ours = os.readlink("/proc/self/ns/user")
+    deadline = time.monotonic() + MAP_TIMEOUT_S
+    try:
+        while os.readlink(f"/proc/{pid}/ns/user") == ours:
+            if time.monotonic() > deadline:
+                raise SandboxError(f"the sandbox's setup did not enter a user namespace within {MAP_TIMEOUT_S} s")
+            time.sleep(0.0005)
+        for name in ("uid_map", "gid_map"):
+            with open(f"/proc/{pid}/{name}", "w") as f:
+                f.write(f"0 {UID_BASE} {ID_COUNT}\n")
+    except OSError as error:
+        raise SandboxError(f"could not map the task image's ids into the sandbox: {error}") from error
+
+
+def _setup_script(cfg: SandboxConfig) -> str:
+    """Runs as root of the new user + mount namespace (host: UID_BASE); then execs bwrap."""
+    return "\n".join(
+        [
+            "set -e",
+            f"ulimit -p {cfg.nproc}; ulimit -v {cfg.memory_mb * 1024}; ulimit -t {cfg.cpu_s}",
+            f"ulimit -f {cfg.file_mb * 2048}; ulimit -n {cfg.nofile}; ulimit -c 0",
+            # The image may live under /tmp: hold it open before the tmpfs covers it.
+            f"exec 9< {shlex.quote(str(cfg.image))}",
+            f"mount -t tmpfs -o size={cfg.disk_mb}m,mode=755 agenttune /tmp",
+            "mkdir -p /tmp/r /tmp/u /tmp/w",
+            "mount -t overlay overlay -o lowerdir=/proc/self/fd/9,upperdir=/tmp/u,workdir=/tmp/w /tmp/r",
+            "exec 9<&-",
+            "echo 0 > /proc/sys/user/max_user_namespaces",
+            'exec "$@"',
+        ]
+    )
+
+
+def _bwrap_argv(cfg: SandboxConfig, token: str, bwrap: str) -> list[str]:
+    argv = [bwrap, "--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try"]
+    if not cfg.network:
+        argv.append("--unshare-net")
+    argv += ["--hostname", "sandbox", "--die-with-parent", "--new-session", "--as-pid-1", "--cap-drop", "ALL"]
+    for cap in CAPS:
+        argv += ["--cap-add", cap]
+    argv += ["--bind", "/tmp/r", "/", "--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev"]
+    argv += ["--size", str(cfg.disk_mb << 20), "--perms", "1777", "--tmpfs", "/dev/shm"]
+    env = {"PATH": PATH, "HOME": "/root", "USER": "root", "LOGNAME": "root", "SHELL": "/bin/bash"}
+    env |= {"LANG": "C.UTF-8", "TERM": "dumb", **cfg.env}
+    argv += ["--chdir", "/root", "--clearenv"]
+    for key, value in env.items():
+        argv += ["--setenv", key, value]
+    return [*argv, "--", "/bin/sh", "-c", LOOP, "agenttune", token]

@@ -1,0 +1,94 @@
+"""Warm sandboxes: the next episode's sandbox is started while this episode runs, off its critical path.
+
+    warm = WarmSandboxes(lambda: make_sandbox("bwrap", config), size=1)
+    box = warm.take()     # a started sandbox that no episode has used; the next one starts in the background
+    ...                   # the episode runs in it
+    warm.retire(box)      # closed in the background: its processes killed, its layer dropped
+    warm.close()          # closes every sandbox it started; safe to call twice
+
+A sandbox is handed out once and never again: every episode still gets a fresh, clean layer. Starts and
+closes run on one background thread per pool (a Ray actor's envs each hold one pool, so an actor keeps
+``size`` sandboxes ready per env). The sandboxes started here outlive no ``close``, and since bubblewrap dies
+with the thread that started it (``--die-with-parent``), that thread lives until ``close``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from envs.sandbox.errors import SandboxError
+from envs.sandbox.shell import ShellBox
+
+log = logging.getLogger(__name__)
+
+
+class WarmSandboxes:
+    """Keeps ``size`` started sandboxes from ``factory`` ready; ``size=0`` starts each one at ``take``."""
+
+    def __init__(self, factory: Callable[[], ShellBox], size: int = 1) -> None:
+        if size < 0:
+            raise SandboxError(f"warm sandboxes: size must be 0 or more, got {size}")
+        self._factory, self.size = factory, size
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agenttune-warm-sandbox")
+        self._ready: deque[Future[ShellBox]] = deque()
+        self.warm_takes = self.cold_takes = self.failed_starts = 0
+
+    def take(self) -> ShellBox:
+        """A started sandbox no one has used. A background start that failed is retried here, in the foreground
+        (so a real fault raises ``SandboxError`` from the episode that needs the sandbox)."""
+        if self._thread is None:
+            raise SandboxError("the warm sandbox pool is closed")
+        self._fill()
+        if not self._ready:
+            self.cold_takes += 1
+            return self._start()
+        future = self._ready.popleft()
+        self._fill()  # the next episode's sandbox starts now, while this one's runs
+        warm = future.done()
+        try:
+            box = future.result()
+        except SandboxError as error:
+            self.failed_starts += 1
+            log.warning("a warm sandbox failed to start (%s); starting one now", error)
+            self.cold_takes += 1
+            return self._start()
+        self.warm_takes += warm
+        self.cold_takes += not warm
+        return box
+
+    def retire(self, box: ShellBox) -> None:
+        """Close ``box`` on the background thread (or here, once the pool is closed)."""
+        if self._thread is None:
+            box.close()
+        else:
+            self._thread.submit(box.close)
+
+    def close(self) -> None:
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        ready, self._ready = self._ready, deque()
+        for future in ready:
+            if not future.cancel():  # started or starting: closed on the thread that started it, after its start
+                thread.submit(_close_started, future)
+        # Only then may the thread end: bubblewrap dies with the thread that started it, and a bwrap killed that
+        # way leaves its sandbox's pid 1 a zombie wherever the host's init does not reap orphans.
+        thread.shutdown(wait=True)
+
+    def _fill(self) -> None:
+        while self._thread is not None and len(self._ready) < self.size:
+            self._ready.append(self._thread.submit(self._start))
+
+    def _start(self) -> ShellBox:
+        return self._factory().start()
+
+
+def _close_started(future: Future[ShellBox]) -> None:
+    try:
+        box = future.result()
+    except SandboxError:
+        return
+    box.close()
