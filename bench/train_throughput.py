@@ -1,6 +1,6 @@
 """Training throughput: Ray Train against the plain ``deepspeed`` launcher, and packed against padded rows.
 
-    .venv/bin/python bench/train_throughput.py [--steps 40 --warmup 5 --repeats 2 --seq-len 1024]
+    .venv/bin/python bench/train_throughput.py [--steps 30 --warmup 5 --repeats 3 --seq-len 1024] [--quick]
 
 Both paths train the tiny Llama model (as in the tests) with DeepSpeed ZeRO-3 on 2 CPU workers, one
 thread each, with the same DeepSpeed config and the same per-step code (``train.loop.train_step``):
@@ -18,18 +18,16 @@ rows: Ray Data's equal split of one block; see ``train.launcher.shard``).
 
 Throughput is steady state: real (non-pad) tokens of the steps after ``--warmup`` over the wall time
 between the end of step ``warmup`` and the end of the last step, as stamped by rank 0 right after each
-step (the MLflow metric timestamps on the Ray path), so anything a path does between steps counts.
-The first steps pay for DeepSpeed's op builds and the first data reads, hence the warm-up.
+step (``train.launcher``: its own loop; Ray: the ``train.launcher.stamp_step`` step hook), so anything a
+path does between steps counts. The first steps pay for DeepSpeed's op builds and the first data reads.
 
-On a shared 2-CPU machine other processes slow runs by as much as the effect measured, so the packed
-runs repeat with the order of the paths alternating, the best run of each path counts, and the
-table shows the load average. A second estimate, "fast", divides the mean tokens per step by the
-first quartile of the step times of all runs of a path: contention only ever lengthens a step,
-while a cost paid every step stays in.
-
-Prints a table, then one JSON line: Ray Train's overhead over the launcher (1 - ray/launcher tokens/s,
-best runs) and packed over padded real tokens/s (on the launcher path: the padded run against the
-packed run just before it).
+A repetition runs launcher-packed, ray-packed and launcher-padded once each, the order reversed every
+other repetition; the table gives medians and min-max over ``--repeats`` repetitions. The overhead of
+Ray Train (1 - ray/launcher tokens/s) and packed/padded are taken within each repetition, then their
+median. While each run trains, the bench samples the CPU time of every process it started and of the
+whole machine (``bench/_procs.py``): the CPU table says how many cores the workers, Ray's own processes
+and everything else on the machine used during the measured steps, and the thread table splits each
+worker's CPU between its main thread (the training) and its other threads. The last line is JSON.
 """
 
 from __future__ import annotations
@@ -47,7 +45,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from train.config import TrainConfig
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench._stats, run from anywhere
+
+from bench._procs import CpuSampler  # noqa: E402
+from bench._stats import Load, alternate, check_repeats, ratios, rounded, show, spread  # noqa: E402
+from train.config import TrainConfig  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
@@ -60,22 +62,33 @@ METRICS = (
     "train/tflops_per_worker",
 )
 SOURCES = [SHARED / "agentinstruct" / "db.json", *sorted((SHARED / "general").glob("*.json"))]
+VARIANTS = (("launcher", "packed"), ("ray", "packed"), ("launcher", "padded"))
+WORKER_KINDS = ("ray::RayTrainWorker", "deepspeed rank")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--steps", type=int, default=40, help="optimizer steps per run")
+    ap.add_argument("--steps", type=int, default=30, help="optimizer steps per run")
     ap.add_argument("--warmup", type=int, default=5, help="first steps left out of the rate")
     ap.add_argument("--seq-len", type=int, default=1024)
     ap.add_argument("--samples", type=int, default=800, help="samples drawn from the shared corpora")
-    ap.add_argument("--repeats", type=int, default=2, help="packed runs per path; the best counts")
+    ap.add_argument("--repeats", type=int, default=3, help="repetitions of the three runs (medians reported)")
+    ap.add_argument("--quick", action="store_true", help="smoke run: 12 steps, 1 repetition")
+    ap.add_argument(
+        "--torch-threads", type=int, default=None, help="experiment: intra-op threads per worker on both paths"
+    )
     args = ap.parse_args()
+    if args.quick:
+        args.steps, args.warmup, args.repeats = 12, 3, 1
+    check_repeats(args.repeats, args.quick)
     if args.steps - args.warmup < 2:
         ap.error("--steps must exceed --warmup by at least 2")
     missing = [str(p) for p in SOURCES if not p.exists()]
     if not (SHARED / "general").is_dir() or missing:
         sys.exit(f"shared data not found ({', '.join(missing) or SHARED / 'general'}): the bench reads ../shared/data")
     os.environ["DS_ACCELERATOR"] = "cpu"  # before anything imports deepspeed
+    if args.torch_threads:
+        os.environ["OMP_NUM_THREADS"] = str(args.torch_threads)  # Ray keeps a value the driver's env sets
     cfg = TrainConfig(
         steps=args.steps,
         global_batch_size=8,
@@ -86,48 +99,28 @@ def main() -> None:
         cpus_per_worker=1,
         max_failures=0,
     )
-    order = [("launcher", "packed"), ("ray", "packed"), ("launcher", "padded")]
-    runs: dict[tuple[str, str], list[dict[str, float]]] = {key: [] for key in order}
-    load = [os.getloadavg()[0]]
+    runs: dict[tuple[str, str], list[dict[str, Any]]] = {key: [] for key in VARIANTS}
+    load = Load()
     with tempfile.TemporaryDirectory(prefix="train-bench-") as tmp:
         d = Path(tmp)
         model = tiny_model(d / "model")
         data = build_data(d, model, args.seq_len, args.samples)
-        for r in range(args.repeats):  # the order alternates, so a busy spell of the machine hits both paths
-            # Padded once, right after the first launcher run it is compared with: its gap to packed is wide.
-            todo = [order[0], order[2], order[1]] if r == 0 else order[:2] if r % 2 == 0 else order[1::-1]
-            for path, layout in todo:
+        for rep in range(args.repeats):
+            for path, layout in alternate(VARIANTS, rep):
                 t0 = time.perf_counter()
-                if path == "ray":
-                    steps = ray_run(d, cfg, model, d / "mix")
-                else:
-                    pad_to = args.seq_len if layout == "padded" else None
-                    steps = launcher_run(d, cfg, model, data[layout], pad_to=pad_to)
-                runs[path, layout].append(steady_state(steps, args.warmup) | {"run_s": time.perf_counter() - t0})
-                load.append(os.getloadavg()[0])
-    best = {key: max(rs, key=lambda x: x["tokens_per_s"]) for key, rs in runs.items()}
-    fast = {
-        key: fast_rate([t for r in rs for t in r["tokens"]], [g for r in rs for g in r["gaps"]])
-        for key, rs in runs.items()
-    }
-    print_table(runs, args, data["stats"], load)
-    ray_rate, launcher_rate = best["ray", "packed"]["tokens_per_s"], best["launcher", "packed"]["tokens_per_s"]
-    # Packed against padded: the padded run against the launcher run just before it, under the same load.
-    packed_rate, padded_rate = (runs["launcher", layout][0]["tokens_per_s"] for layout in ("packed", "padded"))
-    summary = {
-        "ray_tokens_per_s": round(ray_rate, 1),
-        "launcher_tokens_per_s": round(launcher_rate, 1),
-        "overhead": round(1 - ray_rate / launcher_rate, 4),
-        "packed_vs_padded": round(packed_rate / padded_rate, 3),
-        "padded_tokens_per_s": round(padded_rate, 1),
-        "fast_step_overhead": round(1 - fast["ray", "packed"] / fast["launcher", "packed"], 4),
-        "fast_step_packed_vs_padded": round(fast["launcher", "packed"] / fast["launcher", "padded"], 3),
-        "seq_len": args.seq_len,
-        "measured_steps": args.steps - args.warmup,
-        "repeats": args.repeats,
-        "max_load_avg": round(max(load), 1),
-    }
-    print(json.dumps(summary))
+                with CpuSampler(detail=WORKER_KINDS) as cpu:
+                    if path == "ray":
+                        steps = ray_run(d, cfg, model, d / "mix")
+                    else:
+                        pad_to = args.seq_len if layout == "padded" else None
+                        steps = launcher_run(d, cfg, model, data[layout], pad_to=pad_to, threads=args.torch_threads)
+                run = steady_state(steps, args.warmup) | {"run_s": time.perf_counter() - t0}
+                window = (steps[args.warmup - 1]["time"], steps[-1]["time"])
+                run["cpu"], run["threads"] = cpu.between(*window), cpu.threads_between(*window)
+                run["facts"] = {f"{f['kind']} {pid}": f for pid, f in cpu.facts.items()}
+                runs[path, layout].append(run)
+                load.sample()
+    report(runs, args, data["stats"], load)
 
 
 # ----------------------------------------------------------------------------- data and model
@@ -205,7 +198,9 @@ def build_data(d: Path, model: Path, seq_len: int, n: int) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- the two paths
 
 
-def launcher_run(d: Path, cfg: TrainConfig, model: Path, data: Path, pad_to: int | None) -> list[dict[str, Any]]:
+def launcher_run(
+    d: Path, cfg: TrainConfig, model: Path, data: Path, pad_to: int | None, threads: int | None = None
+) -> list[dict[str, Any]]:
     """Train under ``deepspeed --num_gpus 2`` (CPU accelerator, one thread per process, as Ray gives each
     1-CPU worker) and return rank 0's per-step records."""
     run = d / f"launcher-{len(list(d.glob('launcher-*')))}"
@@ -215,7 +210,7 @@ def launcher_run(d: Path, cfg: TrainConfig, model: Path, data: Path, pad_to: int
     cmd += ["--master_port", str(_free_port()), "--module", "train.launcher"]
     cmd += ["--train-config", str(run / "train.json"), "--model", str(model), "--data", str(data)]
     cmd += ["--out", str(run / "steps.jsonl")] + (["--pad-to", str(pad_to)] if pad_to else [])
-    env = os.environ | {"DS_ACCELERATOR": "cpu", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    env = os.environ | {"DS_ACCELERATOR": "cpu", "OMP_NUM_THREADS": str(threads or 1), "PYTHONPATH": str(REPO)}
     with open(run / "log.txt", "w") as log:
         proc = subprocess.run(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     if proc.returncode:
@@ -228,6 +223,7 @@ def ray_run(d: Path, cfg: TrainConfig, model: Path, data_dir: Path) -> list[dict
     import ray
     from mlflow.tracking import MlflowClient
 
+    from train.launcher import STEP_LOG_ENV, stamp_step
     from train.loop import fit
 
     run = d / f"ray-{len(list(d.glob('ray-*')))}"
@@ -236,6 +232,8 @@ def ray_run(d: Path, cfg: TrainConfig, model: Path, data_dir: Path) -> list[dict
     client = MlflowClient(uri)
     exp = client.create_experiment("bench", artifact_location=(run / "mlartifacts").as_uri())
     run_id = client.create_run(exp).info.run_id
+    stamps = run / "steps.jsonl"
+    os.environ[STEP_LOG_ENV] = str(stamps)  # read by rank 0's step hook: Ray's workers inherit this environment
     # 3 logical CPUs: two 1-CPU workers plus one for Ray Data, as fit() requires.
     ray.init(address="local", num_cpus=3, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
@@ -246,13 +244,18 @@ def ray_run(d: Path, cfg: TrainConfig, model: Path, data_dir: Path) -> list[dict
             storage_dir=run / "ray",
             tracking_uri=uri,
             mlflow_run_id=run_id,
+            step_hook=stamp_step,
         )
     finally:
         ray.shutdown()
+        os.environ.pop(STEP_LOG_ENV, None)
     by_step: dict[int, dict[str, Any]] = {}
     for name in METRICS:
         for m in client.get_metric_history(run_id, name):
-            by_step.setdefault(m.step, {"step": m.step, "time": m.timestamp / 1000})[name] = m.value
+            by_step.setdefault(m.step, {"step": m.step})[name] = m.value
+    for line in stamps.read_text().splitlines():
+        stamp = json.loads(line)
+        by_step[stamp["step"]]["time"] = stamp["time"]
     return [by_step[s] for s in sorted(by_step)]
 
 
@@ -264,36 +267,35 @@ def steady_state(steps: list[dict[str, Any]], warmup: int) -> dict[str, Any]:
     steps = sorted(steps, key=lambda s: s["step"])
     measured = steps[warmup:]
     wall = measured[-1]["time"] - steps[warmup - 1]["time"]
-    gaps = [b["time"] - a["time"] for a, b in zip(steps[warmup - 1 :], measured, strict=False)]
     tokens = [s["train/tokens"] for s in measured]
     flops = sum(s["train/tflops_per_worker"] * s["train/step_time_s"] for s in measured)  # per worker, x 1e12
     return {
         "steps": len(measured),
         "tokens_per_s": sum(tokens) / wall,
-        "fast_tokens_per_s": fast_rate(tokens, gaps),
         "step_s": wall / len(measured),
-        "in_step_s": sum(s["train/step_time_s"] for s in measured) / len(measured),
-        "data_s": sum(s["train/data_wait_s"] for s in measured) / len(measured),
-        "cpu_s": sum(s["train/cpu_time_s"] for s in measured) / len(measured),
-        "padding": sum(s["train/padding_share"] for s in measured) / len(measured),
+        "in_step_s": statistics.mean(s["train/step_time_s"] for s in measured),
+        "data_s": statistics.mean(s["train/data_wait_s"] for s in measured),
+        "cpu_s": statistics.mean(s["train/cpu_time_s"] for s in measured),
+        "padding": statistics.mean(s["train/padding_share"] for s in measured),
         "tflops": flops / wall,
-        "tokens": tokens,
-        "gaps": gaps,
     }
 
 
-def fast_rate(tokens: list[float], gaps: list[float]) -> float:
-    """Mean real tokens per step divided by the first quartile of the step times (wall clock between step ends).
+def cpu_groups(cpu: dict[str, float]) -> dict[str, float]:
+    """A run's cores busy, in four groups: the two workers, the rest of what the bench started (Ray's daemons,
+    its driver, the deepspeed launcher), the rest of the machine, and the machine in all."""
+    workers = sum(v for k, v in cpu.items() if k in WORKER_KINDS)
+    ours = sum(v for k, v in cpu.items() if k not in ("machine", "others")) - workers
+    return {
+        "workers": workers,
+        "bench's other processes": ours,
+        "others": cpu.get("others", 0.0),
+        "machine": cpu.get("machine", 0.0),
+    }
 
-    Another process taking the CPU only ever slows a step down, so on a shared machine the quick
-    steps show what the path costs by itself; a cost every step pays (a log write, the data feed)
-    is in every step time, so it stays in.
-    """
-    return statistics.mean(tokens) / statistics.quantiles(gaps, n=4)[0]
 
-
-def print_table(
-    runs: dict[tuple[str, str], list[dict[str, float]]], args: argparse.Namespace, stats: dict, load: list[float]
+def report(
+    runs: dict[tuple[str, str], list[dict[str, Any]]], args: argparse.Namespace, stats: dict, load: Load
 ) -> None:
     print(
         f"data: {stats['samples']} samples ({stats['agent_share']:.0%} agent), {stats['tokens']} tokens; "
@@ -301,27 +303,75 @@ def print_table(
         f"{stats['samples']} padded rows ({stats['padded_fill']:.0%} full)"
     )
     print(
-        f"steps {args.warmup + 1}-{args.steps} of each run, 8 rows of {args.seq_len} tokens per step, 2 workers; "
-        f"1-min load average {min(load):.1f}-{max(load):.1f} on {os.cpu_count()} CPUs"
-    )
-    if max(load) > (os.cpu_count() or 1) + 1:  # the bench's own two workers make a load of about 2
-        print("warning: other processes were busy during the runs; differences of ~10% are noise here: rerun")
-    print(
-        "tokens/s: real tokens over the wall clock; fast: over the quickest quarter of steps; s/step: wall clock; "
-        "in step: train_step, of which data: waiting for batches; cpu: rank 0's CPU seconds in the step; "
-        "run s: the whole run, start-up included"
+        f"steps {args.warmup + 1}-{args.steps} of each run, 8 rows of {args.seq_len} tokens per step, 2 workers, "
+        f"{args.torch_threads or 1} torch thread(s) each; medians (min-max) of {args.repeats} repetitions"
     )
     print(
-        f"{'path':<9} {'rows':<7} {'run':>3} {'tokens/s':>9} {'fast':>7} {'s/step':>7} {'in step':>8} "
-        f"{'data':>6} {'cpu':>6} {'padding':>8} {'TFLOP/s/worker':>15} {'run s':>6}"
+        "tokens/s: real tokens over the wall clock; s/step: wall clock; in step: train_step, of which data: "
+        "waiting for batches; cpu: rank 0's CPU seconds in the step; run s: the whole run, start-up included"
     )
+    head = f"{'path':<9} {'rows':<7} {'tokens/s':>20} {'s/step':>20} {'in step':>8} {'data':>6} {'cpu':>6}"
+    print(f"{head} {'run s':>6}")
+    med = {}
     for (path, layout), rs in runs.items():
-        for i, r in enumerate(rs, 1):
+        med[path, layout] = {
+            k: spread(r[k] for r in rs) for k in ("tokens_per_s", "step_s", "in_step_s", "data_s", "cpu_s", "run_s")
+        }
+        m = med[path, layout]
+        print(
+            f"{path:<9} {layout:<7} {show(m['tokens_per_s'], '{:.0f}'):>20} {show(m['step_s'], '{:.3f}'):>20} "
+            f"{m['in_step_s']['median']:>8.3f} {m['data_s']['median']:>6.3f} {m['cpu_s']['median']:>6.3f} "
+            f"{m['run_s']['median']:>6.0f}"
+        )
+    print(
+        "\ncores busy during the measured steps (medians over repetitions): "
+        + ", ".join(
+            f"{path} {layout}: "
+            + ", ".join(f"{k} {statistics.median(cpu_groups(r['cpu'])[k] for r in rs):.2f}" for k in cpu_groups({}))
+            for (path, layout), rs in runs.items()
+            if layout == "packed"
+        )
+    )
+    for path in ("launcher", "ray"):
+        last = runs[path, "packed"][-1]
+        print(f"{path}, last run: " + ", ".join(f"{k} {v:.2f}" for k, v in last["cpu"].items() if v >= 0.005))
+        for proc, threads in last["threads"].items():
+            busy = ", ".join(f"{name} {v:.3f}" for name, v in threads.items() if v >= 0.002)
+            facts = last["facts"].get(proc, {})
             print(
-                f"{path:<9} {layout:<7} {i:>3} {r['tokens_per_s']:>9.0f} {r['fast_tokens_per_s']:>7.0f} "
-                f"{r['step_s']:>7.3f} {r['in_step_s']:>8.3f} {r['data_s']:>6.3f} {r['cpu_s']:>6.3f} "
-                f"{r['padding']:>8.1%} {r['tflops']:>15.4f} {r['run_s']:>6.0f}"
+                f"  {proc}: threads {facts.get('threads')}, CPUs {facts.get('cpus_allowed_list')}, "
+                f"env {facts.get('env')}; cores by thread: {busy}"
             )
+    ray_tps = [r["tokens_per_s"] for r in runs["ray", "packed"]]
+    launcher_tps = [r["tokens_per_s"] for r in runs["launcher", "packed"]]
+    padded_tps = [r["tokens_per_s"] for r in runs["launcher", "padded"]]
+    per_rep = [1 - ray / launcher for ray, launcher in zip(ray_tps, launcher_tps, strict=True)]
+    overhead = spread(per_rep)
+    packed_padded = ratios(launcher_tps, padded_tps)
+    print(
+        f"\nRay Train overhead (1 - ray/launcher tokens/s, per repetition): {show(overhead, '{:+.1%}')}; "
+        f"packed/padded real tokens/s: {show(packed_padded, '{:.2f}')}x"
+    )
+    print(load.line())
+    summary = {
+        "overhead": rounded(overhead),
+        "ray_tokens_per_s": rounded(med["ray", "packed"]["tokens_per_s"], 1),
+        "launcher_tokens_per_s": rounded(med["launcher", "packed"]["tokens_per_s"], 1),
+        "padded_tokens_per_s": rounded(med["launcher", "padded"]["tokens_per_s"], 1),
+        "packed_vs_padded": rounded(packed_padded, 3),
+        "cores": {
+            f"{path}_{layout}": {
+                k: round(statistics.median(cpu_groups(r["cpu"])[k] for r in rs), 3) for k in cpu_groups({})
+            }
+            for (path, layout), rs in runs.items()
+        },
+        "seq_len": args.seq_len,
+        "measured_steps": args.steps - args.warmup,
+        "torch_threads": args.torch_threads or 1,
+        "repeats": args.repeats,
+        "load": load.summary(),
+    }
+    print(json.dumps(summary))
 
 
 def _free_port() -> int:

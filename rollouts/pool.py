@@ -140,6 +140,7 @@ class RolloutSummary:
     duplicates_ignored: int = 0
     wall_s: float = 0.0
     startup_s: float = 0.0  # until the first actor was ready to play
+    actor_ready_s: list[float] = field(default_factory=list)  # when each actor became ready, from the start
     status: Counter[str] = field(default_factory=Counter)
     per_env: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     per_node: Counter[str] = field(default_factory=Counter)  # episodes finished per Ray node id
@@ -449,8 +450,9 @@ class _Driver:
                 ) from e
             return
         self.start_failures = 0
+        self.summary.actor_ready_s.append(time.monotonic() - self.started)
         if not self.summary.startup_s:
-            self.summary.startup_s = time.monotonic() - self.started
+            self.summary.startup_s = self.summary.actor_ready_s[0]
         self.summary.peak_actors = max(self.summary.peak_actors, sum(x.node_id is not None for x in self.actors))
         self._show()
 

@@ -50,6 +50,18 @@ def main() -> None:
                 f.write(json.dumps({"step": step + 1, "time": time.time(), **metrics}) + "\n")
 
 
+STEP_LOG_ENV = "AGENTTUNE_STEP_LOG"
+
+
+def stamp_step(*, step: int, rank: int, world: int, resumed: bool) -> None:
+    """A ``train.loop.fit`` step hook: rank 0 appends ``{"step", "time"}`` to the file named by
+    ``$AGENTTUNE_STEP_LOG``, stamped right after the step as ``main`` stamps the launcher's steps, so the
+    bench times both paths with the same clock at the same point."""
+    if rank == 0 and (path := os.environ.get(STEP_LOG_ENV)):
+        with open(path, "a") as f:
+            f.write(json.dumps({"step": step, "time": time.time()}) + "\n")
+
+
 def read_rows(data_dir: str | Path) -> Any:
     """All rows of a directory of Parquet files, as one Arrow table."""
     import pyarrow.parquet as pq
