@@ -86,7 +86,8 @@ class OSEnv(TextEnv):
     def _start(self, task: Task) -> Opening:
         self._box = self._warm.take()
         for script in task.payload["init"]:
-            self._box.run_script(script["code"], language=script.get("language", "bash"), timeout_s=SETUP_TIMEOUT_S)
+            language = script.get("language", "bash")  # its output is docker exec's in AgentBench: not the agent's
+            self._box.run_script(script["code"], language=language, timeout_s=SETUP_TIMEOUT_S, discard_output=True)
         if task.payload.get("start"):
             self._box.run(task.payload["start"]["code"], timeout_s=SETUP_TIMEOUT_S)
         description = task.payload["description"]

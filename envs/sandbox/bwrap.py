@@ -101,13 +101,22 @@ class Sandbox(ShellBox):
             raise
 
     def run_script(
-        self, script: str, args: tuple[str, ...] = (), *, language: str = "bash", timeout_s: float | None = None
+        self,
+        script: str,
+        args: tuple[str, ...] = (),
+        *,
+        language: str = "bash",
+        timeout_s: float | None = None,
+        discard_output: bool = False,
     ) -> CommandResult:
         """Run ``script`` as a fresh process in /root with a clean environment, as ``docker exec`` would
-        (``bash -c SCRIPT -- ARGS`` or ``python3 -c SCRIPT ARGS``, AgentBench's ``execute_independent``)."""
+        (``bash -c SCRIPT -- ARGS`` or ``python3 -c SCRIPT ARGS``, AgentBench's ``execute_independent``).
+        ``discard_output``: its output, and that of anything it leaves running, goes to /dev/null, not to the
+        terminal (a set-up's background jobs would otherwise print into the agent's next observation)."""
         env = ["/usr/bin/env", "-i", f"PATH={PATH}", "HOME=/root", "LANG=C.UTF-8", "TERM=dumb"]
         line = shlex.join([*env, *self.script_argv(script, args, language)])
-        return self.run(f"(builtin cd /root && exec {line})", timeout_s)
+        redirect = " </dev/null >/dev/null 2>&1" if discard_output else ""
+        return self.run(f"(builtin cd /root && exec {line}){redirect}", timeout_s)
 
     def close(self) -> None:
         """Kill everything the sandbox started and drop its files; safe to call twice."""

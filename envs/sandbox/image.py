@@ -169,9 +169,9 @@ def _file_sha256(path: str) -> str:
 
 
 def _clean(root: Path) -> None:
-    """Drop what differs per build and is no part of the machine: device nodes (the sandbox mounts its own
-    /dev), apt's caches and logs."""
-    for sub in ("dev", "var/cache/apt", "var/lib/apt/lists", "var/log"):
+    """Drop what is no part of the machine: device nodes (the sandbox mounts its own /dev) and apt's caches.
+    /var/log stays: tasks count and measure it, as on AgentBench's image."""
+    for sub in ("dev", "var/cache/apt", "var/lib/apt/lists"):
         target = root / sub
         if target.is_dir():
             for child in target.iterdir():

@@ -66,9 +66,16 @@ class NoSandbox(ShellBox):
         return self._shell.run(command, timeout_s or self.config.command_timeout_s)
 
     def run_script(
-        self, script: str, args: tuple[str, ...] = (), *, language: str = "bash", timeout_s: float | None = None
+        self,
+        script: str,
+        args: tuple[str, ...] = (),
+        *,
+        language: str = "bash",
+        timeout_s: float | None = None,
+        discard_output: bool = False,
     ) -> CommandResult:
-        return self.run(f"(builtin cd ~ && exec {shlex.join(self.script_argv(script, args, language))})", timeout_s)
+        line = f"(builtin cd ~ && exec {shlex.join(self.script_argv(script, args, language))})"
+        return self.run(line + (" </dev/null >/dev/null 2>&1" if discard_output else ""), timeout_s)
 
     def close(self) -> None:
         shell, self._shell = self._shell, None

@@ -78,12 +78,13 @@ def _setup_script(cfg: SandboxConfig) -> str:
             "set -e",
             f"ulimit -p {cfg.nproc}; ulimit -v {cfg.memory_mb * 1024}; ulimit -t {cfg.cpu_s}",
             f"ulimit -f {cfg.file_mb * 2048}; ulimit -n {cfg.nofile}; ulimit -c 0",
-            # The image may live under /tmp: hold it open before the tmpfs covers it.
-            f"exec 9< {shlex.quote(str(cfg.image))}",
+            # The image may live under /tmp: stand in it before the tmpfs covers it, and name it as the mount's
+            # cwd (an fd would do too, but any number could be the command pipe the shell inherits).
+            f"cd {shlex.quote(str(cfg.image))}",
             f"mount -t tmpfs -o size={cfg.disk_mb}m,mode=755 agenttune /tmp",
             "mkdir -p /tmp/r /tmp/u /tmp/w",
-            "mount -t overlay overlay -o lowerdir=/proc/self/fd/9,upperdir=/tmp/u,workdir=/tmp/w /tmp/r",
-            "exec 9<&-",
+            "mount -t overlay overlay -o lowerdir=/proc/self/cwd,upperdir=/tmp/u,workdir=/tmp/w /tmp/r",
+            "cd /",
             "echo 0 > /proc/sys/user/max_user_namespaces",
             'exec "$@"',
         ]
@@ -98,6 +99,9 @@ def _bwrap_argv(cfg: SandboxConfig, token: str, bwrap: str) -> list[str]:
     for cap in CAPS:
         argv += ["--cap-add", cap]
     argv += ["--bind", "/tmp/r", "/", "--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev"]
+    # Host-owned and root-only (0500): unreadable even to root inside, so `find /` would say "Permission denied"
+    # where a container's root reads it; an empty read-only directory instead.
+    argv += ["--tmpfs", "/proc/tty/driver", "--remount-ro", "/proc/tty/driver"]
     argv += ["--size", str(cfg.disk_mb << 20), "--perms", "1777", "--tmpfs", "/dev/shm"]
     env = {"PATH": PATH, "HOME": "/root", "USER": "root", "LOGNAME": "root", "SHELL": "/bin/bash"}
     env |= {"LANG": "C.UTF-8", "TERM": "dumb", **cfg.env}
