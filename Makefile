@@ -15,13 +15,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.agenttune-installed
 PYTEST_ARGS ?=
 
-.PHONY: install demo ablation test lint format clean help
+.PHONY: install os-image demo ablation test lint format clean help
 
 help:
 	@echo "make demo     install if needed, run the offline demo pipeline (runs/demo)"
 	@echo "make ablation install if needed, run the paper's eta ablation on CPU (runs/ablation-tiny)"
 	@echo "make test     install if needed, lint, run the test suite"
-	@echo "make install  create .venv and install agenttune with its dependencies"
+	@echo "make install  create .venv and install agenttune with its dependencies (and, as root, the OS env's task image)"
+	@echo "make os-image build the OS env's task image if missing (root, mmdebstrap, a Debian mirror; ~1 min)"
 	@echo "make lint     ruff check + format check"
 
 install: $(STAMP)
@@ -41,6 +42,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".$(if $(EXTRAS),[$(EXTRAS)],)"
 	@touch $(STAMP)
 	@echo "agenttune installed in $(VENV) (activate with: source $(BIN)/activate)"
+	@# Best effort: the OS env falls back to the host's directories (with a warning) when the image is missing,
+	@# so an offline or unprivileged install never fails here; `make os-image` tries again.
+	@$(MAKE) --no-print-directory os-image || echo "WARNING: the OS env's task image was not built; run \`make os-image\` (root, network to a Debian mirror)"
+
+# The OS env's task image (envs/sandbox/image.py): a Debian root filesystem from mmdebstrap, under
+# $$AGENTTUNE_DATA_DIR/os-image (default /var/cache/agenttune/os-image as root). OS_IMAGE_ARGS: e.g. --mirror URL.
+OS_IMAGE_ARGS ?=
+os-image:
+	@command -v mmdebstrap >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing mmdebstrap (builds the OS env's task image)"; \
+	    apt-get update -qq && apt-get install -y -qq mmdebstrap >/dev/null; \
+	  fi; }
+	$(BIN)/python -c 'import sys; from envs.sandbox.image import main; sys.exit(main(sys.argv[1:]))' build --if-missing $(OS_IMAGE_ARGS)
 
 demo: install
 	$(BIN)/agenttune pipeline cluster/configs/demo.yaml $(ARGS)
