@@ -75,8 +75,11 @@ def cmdline(pid: int) -> str:
 
 
 def default_kind(pid: int, name: str) -> str:
-    """A process's kind, for grouping: Ray names its workers ``ray::<Class>``; daemons by program name."""
+    """A process's kind, for grouping: Ray names its workers ``ray::<Class>``; daemons by program name; "" when
+    its command line cannot be read."""
     line = cmdline(pid)
+    if not line:
+        return ""  # gone, or a zombie: the caller keeps what it knew
     if line.startswith("ray::"):
         return line.split()[0]
     if "default_worker.py" in line:  # a Ray worker before it takes a task or actor (it names the raylet too)
@@ -129,8 +132,12 @@ class CpuSampler:
             got = cpu_seconds(Path(f"/proc/{pid}/stat"))
             if got is None:
                 continue
-            # Asked every time: a Ray worker renames itself when it takes an actor.
-            self._kinds[pid] = "bench driver" if pid == self.root else self.kind(pid, got[0])
+            # Asked every time: a Ray worker renames itself when it takes an actor. A process on its way out has
+            # no command line any more: it keeps the kind it had.
+            if pid == self.root:
+                self._kinds[pid] = "bench driver"
+            elif (kind := self.kind(pid, got[0])) or pid not in self._kinds:
+                self._kinds[pid] = kind or got[0]
             procs[pid] = (self._kinds[pid], got[1])
         now = time.time()
         detailed = {pid: task_cpu(pid) for pid, (kind, _) in procs.items() if kind in self.detail}

@@ -1,6 +1,7 @@
 """Data pipeline throughput: our Ray Data mix + tokenize + mask + pack against a Hugging Face ``datasets.map``.
 
     .venv/bin/python bench/data_throughput.py [--records 40000] [--seq-len 4096] [--eta 0.2] [--num-proc 1 2]
+        [--repeats 3] [--quick]
 
 Corpus: AgentInstruct's DB trajectories as the agent data and the three general corpora of ../shared/data/general,
 mixed at eta 0.2 like the paper; ``--records`` samples in all, the small sets repeated (upsampled) to fill them.
@@ -20,11 +21,14 @@ What is compared, on exactly the same rows and so the same tokens (the bench sto
   sides produce identical ids and labels, and the comparison measures the pipelines around it. The ratio is taken
   against the fastest baseline.
 
-Both sides are warmed up first (Ray's worker processes, imports). tokens/s: tokens of the tokenized samples (after
-truncation to ``--seq-len``) over each pipeline's wall time. Packing efficiency: the share of real tokens in the
-packed ``--seq-len`` sequences ``build_mix`` writes. Padding efficiency: the same share with one sample per
-``--seq-len`` row; dynamic padding: samples padded to the longest of each batch of ``--pad-batch``. The machine is
-shared, so the load average is printed with the numbers. The last line is JSON.
+Both sides are warmed up first (Ray's worker processes, imports). A repetition runs our pipeline and every baseline
+once, the order reversed every other repetition; the ratio is taken within each repetition (the fastest baseline's
+seconds over ours) and the table gives medians with min-max over ``--repeats`` repetitions, and the machine's load
+average before and after. tokens/s: tokens of the tokenized samples (after truncation to ``--seq-len``) over each
+pipeline's wall time. Packing efficiency: the share of real tokens in the packed ``--seq-len`` sequences
+``build_mix`` writes. Padding efficiency: the same share with one sample per ``--seq-len`` row; dynamic padding:
+samples padded to the longest of each batch of ``--pad-batch``. The last line is JSON. ``--quick``: one repetition
+of at most 4,000 records.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
+import statistics
 import sys
 import tempfile
 import time
@@ -41,10 +45,13 @@ from typing import Any
 
 import ray
 
-from train.formats import read_records
-from train.masking import IGNORE_INDEX, tokenize_conversation
-from train.mix import PACK_WINDOW, build_mix, upsample
-from train.packing import pack_table
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench._stats, run from anywhere
+
+from bench._stats import Load, alternate, check_repeats, show, spread  # noqa: E402
+from train.formats import read_records  # noqa: E402
+from train.masking import IGNORE_INDEX, tokenize_conversation  # noqa: E402
+from train.mix import PACK_WINDOW, build_mix, upsample  # noqa: E402
+from train.packing import pack_table  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 AGENT = "agentinstruct/db.json"
@@ -62,18 +69,25 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data-dir", type=Path, default=DATA, help="the shared data folder")
     ap.add_argument("--tokenizer", help="a tokenizer or checkpoint folder; default: build the tiny one in a temp dir")
+    ap.add_argument("--repeats", type=int, default=3, help="repetitions of every pipeline (medians reported)")
+    ap.add_argument("--quick", action="store_true", help="smoke run: one repetition, at most 4,000 records")
     args = ap.parse_args(argv)
+    if args.quick:
+        args.repeats, args.records = 1, min(args.records, 4000)
+    check_repeats(args.repeats, args.quick)
 
     agent, general = load_corpora(args.data_dir)
+    load = Load()
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     quiet_ray_data()
     try:
         with tempfile.TemporaryDirectory(prefix="data_throughput_") as d:
             tokenizer = args.tokenizer or str(tiny_tokenizer(Path(d) / "tiny"))
-            result = measure(agent, general, args, tokenizer, Path(d))
+            result = measure(agent, general, args, tokenizer, Path(d), load)
     finally:
         ray.shutdown()
-    print_table(result, args)
+    result["load"] = load.summary()
+    print_table(result, args, load)
     return result
 
 
@@ -105,9 +119,14 @@ def tiny_tokenizer(out_dir: Path) -> Path:
 
 
 def measure(
-    agent: list[dict[str, Any]], general: list[dict[str, Any]], args: argparse.Namespace, tokenizer: str, d: Path
+    agent: list[dict[str, Any]],
+    general: list[dict[str, Any]],
+    args: argparse.Namespace,
+    tokenizer: str,
+    d: Path,
+    load: Load,
 ) -> dict[str, Any]:
-    """Run both pipelines on the same rows and return rates, counts and layout efficiencies."""
+    """Run both pipelines on the same rows, ``--repeats`` times, and return rates, counts and layout efficiencies."""
 
     def ours(n: int, out: str) -> tuple[Any, float]:
         t = time.perf_counter()
@@ -123,25 +142,29 @@ def measure(
         )
         return report, time.perf_counter() - t
 
+    rows = same_rows(agent, general, args.eta, args.records, args.seed)
     if args.warmup_records:
         ours(args.warmup_records, "warmup")  # Ray's worker processes and their imports
-    report, ours_s = ours(args.records, "mix")
-
-    rows = same_rows(agent, general, args.eta, args.records, args.seed)
-    baselines: dict[int, float] = {}
-    for num_proc in args.num_proc:
-        if args.warmup_records:
+        for num_proc in args.num_proc:
             baseline(rows[: args.warmup_records], tokenizer, args.seq_len, num_proc, args.seed)
-        t = time.perf_counter()
-        ds = baseline(rows, tokenizer, args.seq_len, num_proc, args.seed)
-        baselines[num_proc] = time.perf_counter() - t
+    pipelines = ["ours", *(f"baseline_{p}" for p in args.num_proc)]
+    seconds: dict[str, list[float]] = {name: [] for name in pipelines}
+    for rep in range(args.repeats):
+        made = []
+        for name in alternate(pipelines, rep):
+            if name == "ours":
+                report, took = ours(args.records, f"mix-{rep}")
+            else:
+                t = time.perf_counter()
+                ds = baseline(rows, tokenizer, args.seq_len, int(name.split("_")[1]), args.seed)
+                took = time.perf_counter() - t
+                made.append(ds)
+            seconds[name].append(took)
+            load.sample()
+        for ds in made:  # every baseline run against this repetition's mix: same tokens, same trained tokens
+            check_same_tokens(ds, report)
     lengths = ds["num_tokens"]
     tokens = sum(lengths)
-    if (tokens, sum(ds["num_loss_tokens"])) != (report.tokens, report.loss_tokens):
-        sys.exit(
-            f"the pipelines tokenized different data: ours {report.tokens} tokens ({report.loss_tokens} trained), "
-            f"datasets.map {tokens} ({sum(ds['num_loss_tokens'])}); the comparison would not be fair"
-        )
 
     # The packer alone, in this process, on the baseline's shuffled samples, one window at a time as the stage's
     # UDF gets them: what packing costs without Ray Data and Parquet.
@@ -151,20 +174,24 @@ def measure(
     packed_rows = sum(pack_table(table.slice(i, PACK_WINDOW), args.seq_len).num_rows for i in windows)
     pack_s = time.perf_counter() - t
 
-    best = min(baselines, key=baselines.get)
+    # Per repetition: the fastest baseline of that repetition over ours.
+    fastest = [min(seconds[f"baseline_{p}"][r] for p in args.num_proc) for r in range(args.repeats)]
+    best = min(args.num_proc, key=lambda p: statistics.median(seconds[f"baseline_{p}"]))
     batches = [lengths[i : i + args.pad_batch] for i in range(0, len(lengths), args.pad_batch)]
     return {
-        "tokens_per_s": tokens / ours_s,
-        "baseline_tokens_per_s": tokens / baselines[best],
-        "ratio": baselines[best] / ours_s,
+        "tokens_per_s": tokens / statistics.median(seconds["ours"]),
+        "baseline_tokens_per_s": tokens / statistics.median(fastest),
+        "ratio": spread(b / o for b, o in zip(fastest, seconds["ours"], strict=True)),
+        "rates": {name: spread(tokens / s for s in secs) for name, secs in seconds.items()},
         "packing_efficiency": report.packing_efficiency,
         "padding_efficiency": report.padding_efficiency,
         "dynamic_padding_efficiency": tokens / sum(max(b) * len(b) for b in batches),
         "baseline_num_proc": best,
         "records": args.records,
+        "repeats": args.repeats,
         "tokens": {"ours": report.tokens, "baseline": tokens},
         "loss_tokens": report.loss_tokens,
-        "seconds": {"ours": ours_s, **{f"baseline_{p}": s for p, s in baselines.items()}, "packer_only": pack_s},
+        "seconds": {name: spread(secs) for name, secs in seconds.items()} | {"packer_only": pack_s},
         "rows": len(ds),
         "packed_rows": report.packed_rows,
         "packer_only_rows": packed_rows,
@@ -172,8 +199,17 @@ def measure(
         "truncated": report.truncated,
         "achieved_eta": report.achieved_eta,
         "seq_len": args.seq_len,
-        "load_avg_1m": round(os.getloadavg()[0], 2),
     }
+
+
+def check_same_tokens(ds: Any, report: Any) -> None:
+    """Stop when the two pipelines tokenized different data: the comparison would not be fair."""
+    tokens, loss_tokens = sum(ds["num_tokens"]), sum(ds["num_loss_tokens"])
+    if (tokens, loss_tokens) != (report.tokens, report.loss_tokens):
+        sys.exit(
+            f"the pipelines tokenized different data: ours {report.tokens} tokens ({report.loss_tokens} trained), "
+            f"datasets.map {tokens} ({loss_tokens}); the comparison would not be fair"
+        )
 
 
 def same_rows(
@@ -213,30 +249,35 @@ def _tokenize_batch(batch: dict[str, list[Any]], tokenizer: Any, seq_len: int) -
     return out
 
 
-def print_table(r: dict[str, Any], args: argparse.Namespace) -> None:
-    tokens, seconds = r["tokens"]["ours"], r["seconds"]
-    title = f"pipeline ({r['rows']} samples, same tokens)"
-    print(f"{title:<58} {'tokens':>11} {'seconds':>8} {'tokens/s':>10}")
+def print_table(r: dict[str, Any], args: argparse.Namespace, load: Load) -> None:
+    tokens = r["tokens"]["ours"]
+    title = f"pipeline ({r['rows']} samples, same tokens; medians (min-max) of {r['repeats']})"
+    print(f"{title:<64} {'tokens':>11} {'seconds':>18} {'tokens/s':>24}")
     lines = [("ours: build_mix (Ray Data, 2 CPUs) mix+tokenize+mask+pack", "ours")]
     lines += [(f"baseline: datasets.map tokenize+mask, num_proc={p}", f"baseline_{p}") for p in args.num_proc]
-    lines += [("  packing alone (train.packing.pack_table, in process)", "packer_only")]
     for name, key in lines:
-        print(f"{name:<58} {tokens:>11} {seconds[key]:>8.2f} {tokens / seconds[key]:>10.0f}")
+        print(f"{name:<64} {tokens:>11} {show(r['seconds'][key], '{:.2f}'):>18} {show(r['rates'][key], '{:.0f}'):>24}")
+    pack_s = r["seconds"]["packer_only"]
     print(
-        f"ratio ours / fastest baseline (num_proc={r['baseline_num_proc']}): {r['ratio']:.2f}   "
-        f"achieved eta {r['achieved_eta']:.3f}   truncated {r['truncated']}   load {r['load_avg_1m']}"
+        f"{'  packing alone (train.packing.pack_table, in process)':<64} {tokens:>11} {pack_s:>18.2f} "
+        f"{tokens / pack_s:>24.0f}"
     )
-    print(f"\n{'layout, seq_len ' + str(args.seq_len):<58} {'rows':>11} {'non-pad':>8}")
+    print(
+        f"ratio ours / fastest baseline, per repetition: {show(r['ratio'], '{:.2f}')}   "
+        f"achieved eta {r['achieved_eta']:.3f}   truncated {r['truncated']}"
+    )
+    print(load.line())
+    print(f"\n{'layout, seq_len ' + str(args.seq_len):<64} {'rows':>11} {'non-pad':>8}")
     for name, rows, share in (
         ("packed: build_mix's written sequences", r["packed_rows"], r["packing_efficiency"]),
         ("packed: pack_table over the baseline's order", r["packer_only_rows"], r["packer_only_efficiency"]),
         ("padded to seq_len, one sample per row", r["rows"], r["padding_efficiency"]),
         (f"padded to the longest of each batch of {args.pad_batch}", r["rows"], r["dynamic_padding_efficiency"]),
     ):
-        print(f"{name:<58} {rows:>11} {share:>8.1%}")
+        print(f"{name:<64} {rows:>11} {share:>8.1%}")
     keys = ("tokens_per_s", "baseline_tokens_per_s", "ratio", "packing_efficiency", "padding_efficiency")
-    extra = ("dynamic_padding_efficiency", "baseline_num_proc", "records", "tokens", "seconds", "seq_len")
-    print(json.dumps({k: _round(r[k]) for k in (*keys, *extra)}))
+    extra = ("dynamic_padding_efficiency", "baseline_num_proc", "records", "repeats", "tokens", "seconds", "seq_len")
+    print(json.dumps({k: _round(r[k]) for k in (*keys, *extra, "load")}))
 
 
 def _round(v: Any) -> Any:

@@ -35,6 +35,7 @@ import os
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import ray
@@ -42,6 +43,7 @@ import ray
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.openai_server, run from anywhere
 
 import envs  # noqa: E402
+from bench._procs import CpuSampler, default_kind  # noqa: E402
 from bench._stats import Load, alternate, check_repeats, rounded, show, spread  # noqa: E402
 from envs.db import prompts as db_prompts  # noqa: E402
 from envs.os import prompts as os_prompts  # noqa: E402
@@ -55,6 +57,7 @@ REPLIES = {
     "OS": ("Think: look first.\n\nAct: bash\n\n```bash\nls /\n```", "Think: done.\n\nAct: finish"),
 }
 ENV_IDS = {"DB": "agenttune/DB-v0", "OS": "agenttune/OS-v0"}
+CPU_KINDS = ("bench driver", "ray::RolloutActor", "endpoint")
 OPENING_REPLIES = {"DB": db_prompts.OPENING_REPLIES, "OS": os_prompts.OPENING_REPLIES}  # the opening's fixed turns
 
 
@@ -93,18 +96,24 @@ def measure(short: str, concurrency: int, actors: int, args: argparse.Namespace,
             "api_key_env": "BENCH_API_KEY",
             "timeout_s": 60.0,
         }
-        s = run_rollouts(
-            make_jobs(tasks),
-            policy=PolicyConfig(**policy),
-            pool=PoolConfig(
-                min_actors=actors,
-                max_actors=actors,
-                concurrency=max(1, concurrency // actors),
-                episode_timeout_s=600,
-            ),
-            out_path=out,
-            progress=False,
-        )
+
+        def kind(pid: int, name: str) -> str:
+            return "endpoint" if pid == server.pid else default_kind(pid, name)
+
+        started = time.time()
+        with CpuSampler(interval_s=0.5, kind=kind) as cpu:
+            s = run_rollouts(
+                make_jobs(tasks),
+                policy=PolicyConfig(**policy),
+                pool=PoolConfig(
+                    min_actors=actors,
+                    max_actors=actors,
+                    concurrency=max(1, concurrency // actors),
+                    episode_timeout_s=600,
+                ),
+                out_path=out,
+                progress=False,
+            )
     finally:
         stop.set()
         server.join(timeout=10)
@@ -119,7 +128,13 @@ def measure(short: str, concurrency: int, actors: int, args: argparse.Namespace,
     busy = s.wall_s - s.startup_s
     rate = s.finished / busy
     ideal = concurrency / (turns * args.delay)
+    # CPU per episode of each process kind while the actors played (from the last actor up to the end).
+    window = cpu.between(started + max(s.actor_ready_s[:actors]), started + s.wall_s)
+    busy_s = s.wall_s - max(s.actor_ready_s[:actors])
+    ms = {k: 1000 * v * busy_s / max(1, s.finished) for k, v in window.items() if k not in ("machine", "others")}
     return {
+        "cpu_ms_per_episode": ms,
+        "cores": {k: window.get(k, 0.0) for k in ("machine", "others")},
         "env": short,
         "concurrency": concurrency,
         "actors": actors,
@@ -176,12 +191,31 @@ def report(runs: dict[tuple[str, int, int], list[dict]], args: argparse.Namespac
             f"{sum(r['errors'] for r in rs):>6} {show(rate, '{:.2f}'):>18} {rs[0]['ideal_per_s']:>7.2f} "
             f"{show(eff[short, c, actors], '{:.3f}'):>18}"
         )
+    print("\nCPU per episode while playing, ms (medians): driver = the bench's driver process (the pool);")
+    print("actor = ray::RolloutActor (all actors); endpoint = the scripted server; ray = Ray's own processes;")
+    print("machine = the machine's busy cores meanwhile, everything included")
+    head = f"{'env':<4} {'actors':>6} {'in flight':>9} {'driver':>7} {'actor':>7} {'endpoint':>8}"
+    print(f"{head} {'ray':>6} {'machine':>8}")
+    cpu_ms = {}
+    for (short, c, actors), rs in runs.items():
+        med = {k: statistics.median(r["cpu_ms_per_episode"].get(k, 0.0) for r in rs) for k in CPU_KINDS}
+        ray_ms = statistics.median(
+            sum(v for k, v in r["cpu_ms_per_episode"].items() if k not in CPU_KINDS) for r in rs
+        )
+        machine = statistics.median(r["cores"]["machine"] for r in rs)
+        names = {"bench driver": "driver", "ray::RolloutActor": "actor", "endpoint": "endpoint"}
+        cpu_ms[f"{short}-{c}-{actors}"] = {names[k]: round(v, 2) for k, v in med.items()} | {"ray": round(ray_ms, 2)}
+        print(
+            f"{short:<4} {actors:>6} {c:>9} {med['bench driver']:>7.2f} {med['ray::RolloutActor']:>7.2f} "
+            f"{med['endpoint']:>8.2f} {ray_ms:>6.2f} {machine:>8.2f}"
+        )
     print(load.line())
     summary = {
         "efficiency": {str(c): rounded(e, 3) for (short, c, a), e in eff.items() if short == "DB" and a == 1},
         "two_actors": {str(c): rounded(e, 3) for (short, c, a), e in eff.items() if short == "DB" and a == 2},
         "os": {str(c): rounded(e, 3) for (short, c, a), e in eff.items() if short == "OS"},
         "errors": sum(r["errors"] for rs in runs.values() for r in rs),
+        "cpu_ms_per_episode": cpu_ms,
         "delay_s": args.delay,
         "repeats": args.repeats,
         "load": load.summary(),

@@ -18,6 +18,7 @@ bench/train_throughput.py measures Ray Train against. ``train/mfu`` is logged fr
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -75,6 +76,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     cfg: TrainConfig = config["train"]
     ctx = ray.train.get_context()
     rank, world = ctx.get_world_rank(), ctx.get_world_size()
+    undo_worker_niceness(rank)
     engine, scheduler, tokenizer, ds_cfg = build_engine(cfg, config["model_path"], seed=config["seed"], rank=rank)
     start_step = _maybe_resume(engine, config.get("resume_from"))
     logger = RunLogger(config.get("tracking_uri"), config.get("mlflow_run_id"), enabled=rank == 0)
@@ -99,6 +101,45 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
                 _report_checkpoint(engine, tokenizer, {**metrics, "step": step + 1}, step + 1, export=last)
             if step_hook := config.get("step_hook"):
                 step_hook(step=step + 1, rank=rank, world=world, resumed=start_step > 0)
+
+
+TRAIN_NICENESS = 0  # what the deepspeed launcher's ranks and Ray's own daemons run at
+
+
+def undo_worker_niceness(rank: int) -> int | None:
+    """Give this Ray Train worker the CPU priority of the processes it shares the node with; its niceness after.
+
+    Ray starts every worker process at nice 15 (its ``worker_niceness``), under its own raylet, GCS and agents
+    (nice 0) and under anything else on the node. A training worker is the job itself: at nice 15 each wake-up
+    of a daemon takes its core at once, and as the ranks meet at every collective, one rank losing its core stalls
+    all of them (measured on 2 cores: bench/train_throughput.py, README Performance). Linux keeps a niceness per
+    thread, so every thread of the process is set (the training loop runs on a thread of Ray Train's); threads
+    started later (torch's, gloo's) inherit it. Raising priority needs CAP_SYS_NICE (root, or RLIMIT_NICE):
+    without it the worker stays where it is and says how to start Ray instead.
+    """
+    if not hasattr(os, "setpriority"):
+        return None
+    current = os.getpriority(os.PRIO_PROCESS, 0)
+    if current <= TRAIN_NICENESS:
+        return current
+    try:
+        threads = [int(t) for t in os.listdir("/proc/self/task")]
+    except FileNotFoundError:
+        threads = [0]  # not Linux: the niceness is the whole process's
+    try:
+        for tid in threads:
+            with contextlib.suppress(ProcessLookupError):  # a thread that ended meanwhile
+                os.setpriority(os.PRIO_PROCESS, tid, TRAIN_NICENESS)
+    except PermissionError as e:
+        if rank == 0:
+            log.warning(
+                "train: Ray runs its workers at nice %d, below its own daemons, and this worker may not raise its "
+                "priority (%s); on a busy node training slows down. Start Ray with RAY_worker_niceness=0 in the "
+                "environment of `ray start` (or of the process that calls ray.init), or grant CAP_SYS_NICE",
+                current,
+                type(e).__name__,
+            )
+    return os.getpriority(os.PRIO_PROCESS, 0)
 
 
 class ProgressLine:
