@@ -11,15 +11,18 @@ Tokenizer: the project's tiny byte-level BPE tokenizer with the Llama-2 chat tem
 What is compared, on exactly the same rows and so the same tokens (the bench stops if the counts differ):
 
 - ours: ``train.mix.build_mix`` end to end, as the mix stage calls it, on a local Ray with 2 CPUs: upsample,
-  ``Dataset.mix``, shuffle, tokenize + mask (``train.masking.tokenize_conversation``), write the samples as Parquet,
-  pack them into ``--seq-len`` sequences, write those, count what was written.
+  ``Dataset.mix``, shuffle, tokenize + mask a batch at a time (``train.masking.tokenize_conversations``), write the
+  samples as Parquet, pack them into ``--seq-len`` sequences, write those, count what was written.
 - baseline: what a Hugging Face user writes: ``Dataset.from_list`` of the same upsampled rows, a batched ``.map``
-  (``num_proc`` processes, each value of ``--num-proc``) that tokenizes + masks each conversation, ``.shuffle``; no
-  packing and nothing written beyond what ``datasets`` keeps itself. The per-record work is our
-  ``tokenize_conversation`` because the tiny model's chat template (like Llama-2's) has no ``{% generation %}``
-  markers, so ``apply_chat_template(return_assistant_tokens_mask=True)`` cannot mask it; with one function both
-  sides produce identical ids and labels, and the comparison measures the pipelines around it. The ratio is taken
-  against the fastest baseline.
+  (``num_proc`` processes, each value of ``--num-proc``) that tokenizes + masks each conversation with
+  ``train.masking.tokenize_conversation``, ``.shuffle``; no packing and nothing written beyond what ``datasets``
+  keeps itself. The tiny model's chat template (like Llama-2's) has no ``{% generation %}`` markers, so
+  ``apply_chat_template(return_assistant_tokens_mask=True)`` cannot mask it: the baseline uses our per-record
+  masking function, which gives exactly the ids and labels of the batched one (tests/train/test_masking_batch.py).
+  The ratio is taken against the fastest baseline.
+- reference (not a baseline; ``--no-reference`` leaves it out): the same ``datasets.map`` with the largest
+  ``--num-proc`` calling our batched ``tokenize_conversations``: how much of the ratio is the batched masking
+  (fewer chat-template renders and tokenizer calls per sample) and how much the pipeline around it.
 
 Both sides are warmed up first (Ray's worker processes, imports). A repetition runs our pipeline and every baseline
 once, the order reversed every other repetition; the ratio is taken within each repetition (the fastest baseline's
@@ -49,7 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench._stats, ru
 
 from bench._stats import Load, alternate, check_repeats, show, spread  # noqa: E402
 from train.formats import read_records  # noqa: E402
-from train.masking import IGNORE_INDEX, tokenize_conversation  # noqa: E402
+from train.masking import IGNORE_INDEX, tokenize_conversation, tokenize_conversations  # noqa: E402
 from train.mix import PACK_WINDOW, build_mix, upsample  # noqa: E402
 from train.packing import pack_table  # noqa: E402
 
@@ -71,6 +74,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--tokenizer", help="a tokenizer or checkpoint folder; default: build the tiny one in a temp dir")
     ap.add_argument("--repeats", type=int, default=3, help="repetitions of every pipeline (medians reported)")
     ap.add_argument("--quick", action="store_true", help="smoke run: one repetition, at most 4,000 records")
+    ap.add_argument(
+        "--no-reference", action="store_true", help="leave out datasets.map with our batched masking function"
+    )
     args = ap.parse_args(argv)
     if args.quick:
         args.repeats, args.records = 1, min(args.records, 4000)
@@ -148,6 +154,9 @@ def measure(
         for num_proc in args.num_proc:
             baseline(rows[: args.warmup_records], tokenizer, args.seq_len, num_proc, args.seed)
     pipelines = ["ours", *(f"baseline_{p}" for p in args.num_proc)]
+    reference = f"reference_{max(args.num_proc)}"
+    if not args.no_reference:
+        pipelines.append(reference)
     seconds: dict[str, list[float]] = {name: [] for name in pipelines}
     for rep in range(args.repeats):
         made = []
@@ -156,7 +165,8 @@ def measure(
                 report, took = ours(args.records, f"mix-{rep}")
             else:
                 t = time.perf_counter()
-                ds = baseline(rows, tokenizer, args.seq_len, int(name.split("_")[1]), args.seed)
+                kind, num_proc = name.split("_")
+                ds = baseline(rows, tokenizer, args.seq_len, int(num_proc), args.seed, batched=kind == "reference")
                 took = time.perf_counter() - t
                 made.append(ds)
             seconds[name].append(took)
@@ -182,6 +192,11 @@ def measure(
         "tokens_per_s": tokens / statistics.median(seconds["ours"]),
         "baseline_tokens_per_s": tokens / statistics.median(fastest),
         "ratio": spread(b / o for b, o in zip(fastest, seconds["ours"], strict=True)),
+        "ratio_to_reference": (
+            spread(b / o for b, o in zip(seconds[reference], seconds["ours"], strict=True))
+            if reference in seconds
+            else None
+        ),
         "rates": {name: spread(tokens / s for s in secs) for name, secs in seconds.items()},
         "packing_efficiency": report.packing_efficiency,
         "padding_efficiency": report.padding_efficiency,
@@ -221,15 +236,18 @@ def same_rows(
     return agent_rows + [{**r, "source": "general"} for r in upsample(general, n - n_agent, seed + 1)]
 
 
-def baseline(rows: list[dict[str, Any]], tokenizer_path: str, seq_len: int, num_proc: int, seed: int) -> Any:
-    """The Hugging Face way: a ``datasets.Dataset``, a batched ``.map`` that tokenizes + masks, a shuffle."""
+def baseline(
+    rows: list[dict[str, Any]], tokenizer_path: str, seq_len: int, num_proc: int, seed: int, batched: bool = False
+) -> Any:
+    """The Hugging Face way: a ``datasets.Dataset``, a batched ``.map`` that tokenizes + masks, a shuffle
+    (``batched``: the reference, with our batched masking function)."""
     from datasets import Dataset, disable_progress_bars
     from transformers import AutoTokenizer
 
     disable_progress_bars()
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_path)
     ds = Dataset.from_list(rows).map(
-        _tokenize_batch,
+        _tokenize_batch_at_once if batched else _tokenize_batch,
         batched=True,
         num_proc=num_proc if num_proc > 1 else None,
         fn_kwargs={"tokenizer": tokenizer, "seq_len": seq_len},
@@ -249,12 +267,29 @@ def _tokenize_batch(batch: dict[str, list[Any]], tokenizer: Any, seq_len: int) -
     return out
 
 
+def _tokenize_batch_at_once(batch: dict[str, list[Any]], tokenizer: Any, seq_len: int) -> dict[str, list[Any]]:
+    encs = tokenize_conversations(tokenizer, batch["conversations"], seq_len)
+    return {
+        "input_ids": [e["input_ids"] for e in encs],
+        "labels": [e["labels"] for e in encs],
+        "num_tokens": [len(e["input_ids"]) for e in encs],
+        "num_loss_tokens": [sum(x != IGNORE_INDEX for x in e["labels"]) for e in encs],
+    }
+
+
 def print_table(r: dict[str, Any], args: argparse.Namespace, load: Load) -> None:
     tokens = r["tokens"]["ours"]
     title = f"pipeline ({r['rows']} samples, same tokens; medians (min-max) of {r['repeats']})"
     print(f"{title:<64} {'tokens':>11} {'seconds':>18} {'tokens/s':>24}")
     lines = [("ours: build_mix (Ray Data, 2 CPUs) mix+tokenize+mask+pack", "ours")]
     lines += [(f"baseline: datasets.map tokenize+mask, num_proc={p}", f"baseline_{p}") for p in args.num_proc]
+    if r["ratio_to_reference"] is not None:
+        lines += [
+            (
+                f"reference: the same, our batched masking, num_proc={max(args.num_proc)}",
+                f"reference_{max(args.num_proc)}",
+            )
+        ]
     for name, key in lines:
         print(f"{name:<64} {tokens:>11} {show(r['seconds'][key], '{:.2f}'):>18} {show(r['rates'][key], '{:.0f}'):>24}")
     pack_s = r["seconds"]["packer_only"]
@@ -266,6 +301,10 @@ def print_table(r: dict[str, Any], args: argparse.Namespace, load: Load) -> None
         f"ratio ours / fastest baseline, per repetition: {show(r['ratio'], '{:.2f}')}   "
         f"achieved eta {r['achieved_eta']:.3f}   truncated {r['truncated']}"
     )
+    if r["ratio_to_reference"] is not None:
+        print(
+            f"ratio ours / reference (same masking function on both sides): {show(r['ratio_to_reference'], '{:.2f}')}"
+        )
     print(load.line())
     print(f"\n{'layout, seq_len ' + str(args.seq_len):<64} {'rows':>11} {'non-pad':>8}")
     for name, rows, share in (
@@ -275,7 +314,8 @@ def print_table(r: dict[str, Any], args: argparse.Namespace, load: Load) -> None
         (f"padded to the longest of each batch of {args.pad_batch}", r["rows"], r["dynamic_padding_efficiency"]),
     ):
         print(f"{name:<64} {rows:>11} {share:>8.1%}")
-    keys = ("tokens_per_s", "baseline_tokens_per_s", "ratio", "packing_efficiency", "padding_efficiency")
+    keys = ("tokens_per_s", "baseline_tokens_per_s", "ratio", "ratio_to_reference", "packing_efficiency")
+    keys += ("padding_efficiency",)
     extra = ("dynamic_padding_efficiency", "baseline_num_proc", "records", "repeats", "tokens", "seconds", "seq_len")
     print(json.dumps({k: _round(r[k]) for k in (*keys, *extra, "load")}))
 

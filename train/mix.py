@@ -130,11 +130,11 @@ class Tokenize:
         self.seq_len = seq_len
 
     def __call__(self, batch: dict[str, np.ndarray]) -> pa.Table:
-        from train.masking import tokenize_conversation
+        from train.masking import tokenize_conversations
 
         ids, labels, n_loss, truncated = [], [], [], []
-        for conv in batch["conversations"]:
-            out = tokenize_conversation(self.tokenizer, json.loads(conv), self.seq_len)
+        conversations = [json.loads(conv) for conv in batch["conversations"]]
+        for out in tokenize_conversations(self.tokenizer, conversations, self.seq_len):
             ids.append(out["input_ids"])
             labels.append(out["labels"])
             n_loss.append(sum(1 for x in out["labels"] if x != IGNORE_INDEX))
