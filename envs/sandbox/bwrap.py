@@ -158,8 +158,7 @@ class Sandbox(ShellBox):
         shell = PtyShell(cfg.max_output_chars)
         popen: dict = {"env": {"PATH": PATH}, "cwd": "/"}
         if os.geteuid() == 0:  # drop to an unprivileged uid before the user namespace: root keeps nothing
-            self.host_uid = UID_RANGE[0] + secrets.randbelow(UID_RANGE[1] - UID_RANGE[0])
-            popen.update(user=self.host_uid, group=self.host_uid, extra_groups=[])
+            self.host_uid = UID_BASE if cfg.image else UID_RANGE[0] + secrets.randbelow(UID_RANGE[1] - UID_RANGE[0])
             self._cgroup = Cgroup.create(
                 f"agenttune-{shell.token}", memory_bytes=(cfg.memory_mb + 2 * cfg.disk_mb) << 20, pids=cfg.nproc
             )
@@ -172,9 +171,9 @@ class Sandbox(ShellBox):
             before_start = self._cgroup.add if self._cgroup else None
         else:
             argv = image_argv(cfg, shell.token, unshare, bwrap)
-            self.host_uid = UID_BASE
-            popen.update(user=UID_BASE, group=UID_BASE, extra_groups=[])
             before_start = self._enter_image_userns
+        if os.geteuid() == 0:
+            argv = _drop_to(self.host_uid, argv, popen)
         self._shell = shell
         try:
             shell.spawn(argv, before_start=before_start, **popen)
@@ -212,6 +211,18 @@ def probe() -> dict[str, str]:
     if result.output.split() != ["ok", "0"]:
         raise SandboxUnavailable(f"a test sandbox ran but answered {result.output!r} instead of 'ok 0'")
     return {"bwrap": shutil.which("bwrap") or "", "cgroup": cgroup, "start_ms": f"{start_s * 1000:.1f}"}
+
+
+def _drop_to(uid: int, argv: list[str], popen: dict) -> list[str]:
+    """``argv`` run as ``uid`` (its own group, no supplementary groups, no capabilities).
+
+    ``setpriv`` does it after exec, so Popen can vfork; Popen's own ``user=`` makes it fork, which copies the
+    page tables of the whole (Ray actor) process: 12 ms of CPU per sandbox from a 400 MB process here."""
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        popen.update(user=uid, group=uid, extra_groups=[])
+        return argv
+    return [setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all", *argv]
 
 
 def _children(pid: int) -> list[int]:
