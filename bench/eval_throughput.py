@@ -12,14 +12,13 @@ record (start-up excluded); start-up (actors loading the model, or the server st
 ``wall`` is both, what a demo run pays. Each repetition runs both paths back to back; the table gives medians
 and min-max over ``--repeats`` repetitions and the load average, and the last line is the JSON
 ``{"hf_episodes_per_s": m, "served_episodes_per_s": m, "ratio_served_over_hf": r, "wall_ratio_served_over_hf":
-w, "spread": {...}, "load": [...]}`` (medians; ratios > 1: served is faster).
+w, "spread": {...}, "load": {...}}`` (medians; ratios > 1: served is faster; ``--quick``: one repetition).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -31,6 +30,7 @@ import ray
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import envs  # noqa: E402
+from bench._stats import Load, check_repeats, ratios, show  # noqa: E402
 from rollouts.config import PolicyConfig, PoolConfig  # noqa: E402
 from rollouts.pool import make_jobs, run_rollouts  # noqa: E402
 from rollouts.serving import serve  # noqa: E402
@@ -44,18 +44,22 @@ def main() -> None:
     ap.add_argument("--tasks", type=int, default=12, help="DB test tasks per run")
     ap.add_argument("--in-flight", type=int, default=2, help="episodes in flight, for both paths")
     ap.add_argument("--repeats", type=int, default=3, help="paired repetitions (medians and spread reported)")
+    ap.add_argument("--quick", action="store_true", help="smoke run: one repetition")
     args = ap.parse_args()
+    if args.quick:
+        args.repeats = 1
+    check_repeats(args.repeats, args.quick)
     ray.init(address="local", num_cpus=4, include_dashboard=False, log_to_driver=False, configure_logging=False)
     with tempfile.TemporaryDirectory(prefix="eval-bench-") as tmp:
         model, source = checkpoint(Path(args.model), Path(tmp))
         jobs = make_jobs(envs.generate_tasks("agenttune/DB-v0", "test", args.tasks), max_turns=3)
         runs: dict[str, list[dict[str, float]]] = {"hf": [], "served": []}
-        load = [os.getloadavg()[0]]
+        load = Load()
         for r in range(args.repeats):
             order = ("hf", "served") if r % 2 == 0 else ("served", "hf")  # a busy spell of the machine hits both
             for path in order:
                 runs[path].append(measure(path, model, jobs, args.in_flight, Path(tmp) / f"{path}-{r}.jsonl"))
-                load.append(os.getloadavg()[0])
+                load.sample()
     ray.shutdown()
     report(runs, args, source, load)
 
@@ -92,7 +96,7 @@ def spread(values: list[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
-def report(runs: dict[str, list[dict[str, float]]], args: argparse.Namespace, source: str, load: list[float]) -> None:
+def report(runs: dict[str, list[dict[str, float]]], args: argparse.Namespace, source: str, load: Load) -> None:
     print(f"model: {source}; {args.tasks} DB test tasks, {args.in_flight} in flight, {args.repeats} repetitions")
     print(f"{'path':>7} {'episodes/s (median, min-max)':>30} {'startup s':>18} {'wall s':>18}")
     stats = {}
@@ -104,19 +108,21 @@ def report(runs: dict[str, list[dict[str, float]]], args: argparse.Namespace, so
             f" {st['median']:>8.1f} ({st['min']:.0f}-{st['max']:.0f})"
             f" {wall['median']:>8.1f} ({wall['min']:.0f}-{wall['max']:.0f})"
         )
-    ratios = [s["episodes_per_s"] / h["episodes_per_s"] for s, h in zip(runs["served"], runs["hf"], strict=True)]
-    walls = [h["wall_s"] / s["wall_s"] for s, h in zip(runs["served"], runs["hf"], strict=True)]
-    print(f"load average during the runs: {min(load):.1f}-{max(load):.1f} (2 cores: above 2 means contention)")
+    rate = ratios([r["episodes_per_s"] for r in runs["served"]], [r["episodes_per_s"] for r in runs["hf"]])
+    wall = ratios([r["wall_s"] for r in runs["hf"]], [r["wall_s"] for r in runs["served"]])
+    print(f"served/hf episodes/s, per repetition: {show(rate, '{:.2f}')}; hf/served wall: {show(wall, '{:.2f}')}")
+    print(load.line())
     summary = {
         "hf_episodes_per_s": round(stats["hf"]["episodes_per_s"]["median"], 4),
         "served_episodes_per_s": round(stats["served"]["episodes_per_s"]["median"], 4),
-        "ratio_served_over_hf": round(statistics.median(ratios), 3),
-        "wall_ratio_served_over_hf": round(statistics.median(walls), 3),
+        "ratio_served_over_hf": round(rate["median"], 3),
+        "wall_ratio_served_over_hf": round(wall["median"], 3),
         "spread": {
-            "ratio": [round(min(ratios), 3), round(max(ratios), 3)],
-            "wall": [round(min(walls), 3), round(max(walls), 3)],
+            "ratio": [round(rate["min"], 3), round(rate["max"], 3)],
+            "wall": [round(wall["min"], 3), round(wall["max"], 3)],
         },
-        "load": [round(min(load), 2), round(max(load), 2)],
+        "repeats": args.repeats,
+        "load": load.summary(),
     }
     print(json.dumps(summary))
 
