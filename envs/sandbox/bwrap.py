@@ -5,6 +5,11 @@
         box.run("sleep 60").timed_out                                 # True; the shell and its state survive
         box.run_script("print(2 + 2)", language="python").output      # a fresh process, as `docker exec` runs
 
+With ``SandboxConfig.image`` (the OS env's task image, ``envs.sandbox.image``) the filesystem is that image
+instead, no host directory is visible, and the image's 65536 uids are mapped: see ``envs.sandbox.rootfs``. The
+Filesystem and identity below describe the host-directories mode (``image=None``); processes, network,
+environment, resources and lifetime hold for both.
+
 What it isolates
   * Filesystem: the agent sees the host's /usr, /etc, /var, /opt (and /bin, /lib, ... where they are real
     directories) through kernel overlays whose upper layers, like /, /root, /home, /tmp, /run and /dev/shm,
@@ -15,7 +20,8 @@ What it isolates
   * Identity: uid 0 inside maps to an unprivileged host uid (a random one per sandbox when we run as root),
     inside a user namespace of its own (``--unshare-all --unshare-user --disable-userns``), all capabilities
     dropped. Host files owned by root stay unreadable or unwritable where their mode says so (/etc/shadow is
-    unreadable; the sandbox gets its own /etc/passwd, /etc/group and placeholder /etc/shadow, so useradd works).
+    unreadable; the sandbox gets its own /etc/passwd, /etc/group and placeholder /etc/shadow, but with one uid
+    mapped, useradd, groupadd and chown to other users fail: the task image mode makes them work).
   * Processes, IPC, hostname, cgroup view: own namespaces. Nothing outside is visible or signalable;
     ``kill -9 -1`` only reaches the sandbox's own processes. ``--die-with-parent``, ``--new-session``.
   * Network: own network namespace with only loopback (unless ``network=True``).
