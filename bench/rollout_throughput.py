@@ -200,7 +200,7 @@ def report(runs: dict[tuple[str, int, int], list[dict]], args: argparse.Namespac
     for (short, c, actors), rs in runs.items():
         med = {k: statistics.median(r["cpu_ms_per_episode"].get(k, 0.0) for r in rs) for k in CPU_KINDS}
         ray_ms = statistics.median(
-            sum(v for k, v in r["cpu_ms_per_episode"].items() if k not in CPU_KINDS) for r in rs
+            sum(v for k, v in r["cpu_ms_per_episode"].items() if k not in (*CPU_KINDS, "cpu sampler")) for r in rs
         )
         machine = statistics.median(r["cores"]["machine"] for r in rs)
         names = {"bench driver": "driver", "ray::RolloutActor": "actor", "endpoint": "endpoint"}
