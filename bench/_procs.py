@@ -77,16 +77,23 @@ def cmdline(pid: int) -> str:
 def default_kind(pid: int, name: str) -> str:
     """A process's kind, for grouping: Ray names its workers ``ray::<Class>``; daemons by program name; "" when
     its command line cannot be read."""
-    line = cmdline(pid)
+    return kind_of(cmdline(pid), name)
+
+
+def kind_of(line: str, name: str) -> str:
+    """The kind of a process with command line ``line`` and kernel name ``name`` (see ``default_kind``)."""
     if not line:
         return ""  # gone, or a zombie: the caller keeps what it knew
     if line.startswith("ray::"):
         return line.split()[0]
+    program = line.split()[0].rsplit("/", 1)[-1]
+    if program in ("raylet", "gcs_server"):  # before the next test: the raylet's flags name default_worker.py
+        return program
     if "default_worker.py" in line:  # a Ray worker before it takes a task or actor (it names the raylet too)
         return "ray idle worker"
     if " -m train.launcher" in line:
         return "deepspeed rank"
-    for daemon in ("raylet", "gcs_server", "dashboard/agent", "runtime_env/agent", "log_monitor", "monitor.py"):
+    for daemon in ("dashboard/agent", "runtime_env/agent", "log_monitor", "monitor.py"):
         if daemon in line:
             return daemon.split("/")[0] if daemon != "runtime_env/agent" else "runtime_env agent"
     return name
