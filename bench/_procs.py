@@ -84,8 +84,8 @@ def kind_of(line: str, name: str) -> str:
     """The kind of a process with command line ``line`` and kernel name ``name`` (see ``default_kind``)."""
     if not line:
         return ""  # gone, or a zombie: the caller keeps what it knew
-    if line.startswith("ray::"):
-        return line.split()[0]
+    if line.startswith("ray::"):  # "ray::Class" when idle, "ray::Class.method" while it runs one: the class
+        return line.split()[0].split(".")[0]
     program = line.split()[0].rsplit("/", 1)[-1]
     if program in ("raylet", "gcs_server"):  # before the next test: the raylet's flags name default_worker.py
         return program

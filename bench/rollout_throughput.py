@@ -101,7 +101,7 @@ def measure(short: str, concurrency: int, actors: int, args: argparse.Namespace,
             return "endpoint" if pid == server.pid else default_kind(pid, name)
 
         started = time.time()
-        with CpuSampler(interval_s=0.5, kind=kind) as cpu:
+        with CpuSampler(interval_s=1.0, kind=kind, detail=("ray::RolloutActor",)) as cpu:
             s = run_rollouts(
                 make_jobs(tasks),
                 policy=PolicyConfig(**policy),
@@ -129,11 +129,19 @@ def measure(short: str, concurrency: int, actors: int, args: argparse.Namespace,
     rate = s.finished / busy
     ideal = concurrency / (turns * args.delay)
     # CPU per episode of each process kind while the actors played (from the last actor up to the end).
-    window = cpu.between(started + max(s.actor_ready_s[:actors]), started + s.wall_s)
+    span = (started + max(s.actor_ready_s[:actors]), started + s.wall_s)
+    window = cpu.between(*span)
+    # The actors' threads, summed over actors: Python's (event loop and env threads share the process's name on
+    # Python 3.11) against Ray's own, named, C++ threads.
+    by_thread: dict[str, float] = {}
+    for threads in cpu.threads_between(*span).values():
+        for name, cores in threads.items():
+            by_thread[name] = by_thread.get(name, 0.0) + cores
     busy_s = s.wall_s - max(s.actor_ready_s[:actors])
     ms = {k: 1000 * v * busy_s / max(1, s.finished) for k, v in window.items() if k not in ("machine", "others")}
     return {
         "cpu_ms_per_episode": ms,
+        "actor_threads_ms_per_episode": {k: 1000 * v * busy_s / max(1, s.finished) for k, v in by_thread.items()},
         "cores": {k: window.get(k, 0.0) for k in ("machine", "others")},
         "env": short,
         "concurrency": concurrency,
@@ -209,6 +217,14 @@ def report(runs: dict[tuple[str, int, int], list[dict]], args: argparse.Namespac
             f"{short:<4} {actors:>6} {c:>9} {med['bench driver']:>7.2f} {med['ray::RolloutActor']:>7.2f} "
             f"{med['endpoint']:>8.2f} {ray_ms:>6.2f} {machine:>8.2f}"
         )
+    for (short, c, actors), rs in runs.items():
+        if (short, c) == ("DB", max(args.concurrency or [0])) and actors == 1:
+            threads = rs[len(rs) // 2]["actor_threads_ms_per_episode"]
+            top = sorted(threads.items(), key=lambda kv: -kv[1])[:6]
+            print(
+                f"actor's threads at {c} in flight, ms per episode (one run): "
+                + ", ".join(f"{name} {v:.2f}" for name, v in top)
+            )
     print(load.line())
     summary = {
         "efficiency": {str(c): rounded(e, 3) for (short, c, a), e in eff.items() if short == "DB" and a == 1},

@@ -108,7 +108,7 @@ def main() -> None:
         for rep in range(args.repeats):
             for path, layout in alternate(VARIANTS, rep):
                 t0 = time.perf_counter()
-                with CpuSampler(detail=WORKER_KINDS) as cpu:
+                with CpuSampler(interval_s=1.0, detail=WORKER_KINDS) as cpu:
                     if path == "ray":
                         steps = ray_run(d, cfg, model, d / "mix")
                     else:

@@ -105,7 +105,8 @@ def test_process_kinds_from_command_lines():
     raylet = "/v/ray/core/src/ray/raylet/raylet --python_worker_command=/v/bin/python /v/default_worker.py --x"
     assert _procs.kind_of(raylet, "raylet") == "raylet"
     assert _procs.kind_of("/v/bin/python /v/ray/_private/workers/default_worker.py --a", "python") == "ray idle worker"
-    assert _procs.kind_of("ray::RayTrainWorker.__execute", "ray::RayTrainWo") == "ray::RayTrainWorker.__execute"
+    assert _procs.kind_of("ray::RayTrainWorker.__execute", "ray::RayTrainWo") == "ray::RayTrainWorker"
+    assert _procs.kind_of("ray::RolloutActor", "ray::RolloutAct") == "ray::RolloutActor"
     assert _procs.kind_of("/v/bin/python -u -m train.launcher --train-config t.json", "python") == "deepspeed rank"
     assert _procs.kind_of("/v/bin/python -u /v/ray/_private/log_monitor.py --x", "python") == "log_monitor"
     assert _procs.kind_of("", "python") == ""  # unreadable: the sampler keeps the kind it knew
