@@ -24,7 +24,19 @@ _HF_NAME = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?$")
 
 def reference_problems(cfg: PipelineConfig) -> list[tuple[str, str]]:
     """``(dotted key, problem)`` for every env id, task file and corpus the config names that cannot be used."""
-    return [*_env_problems(cfg), *_corpus_problems(cfg), *_policy_problems(cfg)]
+    return [*_env_problems(cfg), *_corpus_problems(cfg), *_policy_problems(cfg), *_sandbox_problems(cfg)]
+
+
+def _sandbox_problems(cfg: PipelineConfig) -> Iterator[tuple[str, str]]:
+    if cfg.sandbox.kind != "bwrap" or cfg.sandbox.image in ("auto", "host"):
+        return
+    from envs.sandbox import SandboxError
+    from envs.sandbox.image import find_image
+
+    try:
+        find_image(Path(cfg.sandbox.image).expanduser())
+    except SandboxError as e:
+        yield "sandbox.image", f"{e}; or say 'auto' (the built image when present) or 'host'"
 
 
 def _policy_problems(cfg: PipelineConfig) -> Iterator[tuple[str, str]]:

@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from cluster.checks import reference_problems
 from cluster.errors import ConfigError
-from envs.config import ConfigSection, SandboxKind
+from envs.config import ConfigSection, SandboxSettings
 from eval.config import EvalConfig
 from rollouts.config import FilterConfig, RolloutConfig
 from train.config import MixConfig, ModelConfig, TrainConfig
@@ -88,10 +88,10 @@ class PipelineConfig(ConfigSection):
     mix: MixConfig = Field(default_factory=MixConfig, description="Data mix (train.config).")
     train: TrainConfig = Field(default_factory=TrainConfig, description="Fine-tuning (train.config).")
     eval: EvalConfig = Field(default_factory=EvalConfig, description="Evaluation (eval.config).")
-    sandbox: SandboxKind = Field(
-        "bwrap",
-        description="How envs that run agent commands (OS) isolate them: 'bwrap' (bubblewrap sandbox) or 'none' "
-        "(plain local shell, NO isolation: only for trusted agents; logged loudly and recorded in MLflow).",
+    sandbox: SandboxSettings = Field(
+        default_factory=SandboxSettings,
+        description="How envs that run agent commands (OS) isolate them and what machine they see (envs.config); "
+        "`sandbox: bwrap` is short for `{kind: bwrap}`.",
     )
     sweep: dict[str, list[Any]] = Field(
         default_factory=dict,
@@ -134,6 +134,8 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     lines = _key_lines(text)
     problems: list[str] = []
     overridden: set[str] = set()
+    if isinstance(raw.get("sandbox"), str):  # the shorthand `sandbox: bwrap`, so that `sandbox.image=...` applies
+        raw["sandbox"] = {"kind": raw["sandbox"]}
     for item in overrides:
         try:
             key, value = parse_override(item)

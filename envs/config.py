@@ -15,10 +15,11 @@ import logging
 from collections.abc import Iterable
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from envs import registry
 from envs.base import LoadedTasks, OnBadTask
+from envs.errors import EnvsError
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,38 @@ class ConfigSection(BaseModel):
     """A config section: typed, every field documented, unknown keys rejected."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class SandboxSettings(ConfigSection):
+    """How envs that run agent commands (OS) isolate them, and what machine the agent sees.
+
+    ``sandbox: bwrap`` in a config is short for ``sandbox: {kind: bwrap}``.
+    """
+
+    kind: SandboxKind = Field(
+        "bwrap",
+        description="'bwrap' (bubblewrap sandbox) or 'none' (plain local shell, NO isolation: only for trusted "
+        "agents; logged loudly and recorded in MLflow).",
+    )
+    image: str = Field(
+        "auto",
+        min_length=1,
+        description="The root filesystem a bwrap sandbox shows: 'auto' (the task image `make os-image` builds, "
+        "when present, else the host's /usr, /etc, /var, /opt with a warning), 'host', or the path of a built "
+        "image. Its digest goes into every OS trajectory's lineage.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return {"kind": value} if isinstance(value, str) else value
+
+
+SandboxChoice = SandboxSettings | SandboxKind  # what the stages take: the section, or just the kind
+
+
+def sandbox_settings(sandbox: SandboxChoice) -> SandboxSettings:
+    return sandbox if isinstance(sandbox, SandboxSettings) else SandboxSettings(kind=sandbox)
 
 
 class EnvSelection(ConfigSection):
@@ -106,14 +139,18 @@ def count_reasons(entries: Iterable[dict[str, Any]]) -> dict[str, int]:
     return counts
 
 
-def env_kwargs(selections: list[EnvSelection], sandbox: SandboxKind) -> dict[str, dict[str, Any]]:
-    """Constructor kwargs per env id: each selection's own, plus the sandbox choice for envs that run commands."""
+def env_kwargs(selections: list[EnvSelection], sandbox: SandboxChoice) -> dict[str, dict[str, Any]]:
+    """Constructor kwargs per env id: each selection's own, plus the sandbox choice for envs that run commands
+    (``sandbox`` and, when the config names an image other than 'auto', ``sandbox_image``)."""
+    settings = sandbox_settings(sandbox)
     out: dict[str, dict[str, Any]] = {}
     for sel in selections:
         spec = registry.get_spec(sel.id)
         kwargs = dict(sel.env_kwargs)
         if spec.sandboxed:
-            kwargs.setdefault("sandbox", sandbox)
+            kwargs.setdefault("sandbox", settings.kind)
+            if settings.image != "auto":
+                kwargs.setdefault("sandbox_image", settings.image)
         out[spec.id] = kwargs
     return out
 
@@ -122,21 +159,30 @@ def uses_sandbox(selections: list[EnvSelection]) -> bool:
     return any(registry.get_spec(sel.id).sandboxed for sel in selections)
 
 
-def prepare_sandbox(selections: list[EnvSelection], sandbox: SandboxKind) -> dict[str, Any]:
+def prepare_sandbox(selections: list[EnvSelection], sandbox: SandboxChoice) -> dict[str, Any]:
     """Before any actor starts: prove sandboxes work here, or say loudly that there are none.
 
     Returns what applies, for the stage's params: ``{"sandbox.applied": "unused"}`` when no selected env runs
-    commands, ``{"sandbox.applied": "none"}``, or ``{"sandbox.applied": "bwrap", "sandbox.<probe key>": ...}``.
-    (Not ``sandbox``: that is the configured choice, already a param of the run a single stage logs to.)
+    commands, ``{"sandbox.applied": "none"}``, or ``{"sandbox.applied": "bwrap", "sandbox.image_applied":
+    digest or "host", "sandbox.<probe key>": ...}``. (Not ``sandbox.kind`` / ``sandbox.image``: those are the
+    configured choice, already params of the run a single stage logs to.) An image path that is not a built
+    image is an ``EnvsError`` here, before any actor starts.
     """
+    settings = sandbox_settings(sandbox)
     if not uses_sandbox(selections):
         return {"sandbox.applied": "unused"}
-    if sandbox == "none":
+    if settings.kind == "none":
         log.warning(
             "!!! sandbox: none — agent commands run in a plain shell on this machine with NO isolation. "
             "Use it only for trusted agents; this run's MLflow params record it. !!!"
         )
         return {"sandbox.applied": "none"}
-    from envs.sandbox import probe
+    from envs.sandbox import probe  # noqa: PLC0415 - only when a sandboxed env is selected
+    from envs.sandbox.image import resolve_image  # noqa: PLC0415
 
-    return {"sandbox.applied": "bwrap", **{f"sandbox.{k}": v for k, v in probe().items()}}
+    try:
+        _, digest = resolve_image(settings.image)
+    except EnvsError as error:
+        raise EnvsError(f"sandbox.image={settings.image!r}: {error}") from error
+    probed = {f"sandbox.{k}": v for k, v in probe().items()}
+    return {"sandbox.applied": "bwrap", "sandbox.image_applied": digest, **probed}

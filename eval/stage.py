@@ -22,7 +22,7 @@ import ray
 
 import envs
 from envs.base import LoadedTasks
-from envs.config import SandboxKind, env_kwargs, prepare_sandbox, report_bad_tasks, select_tasks
+from envs.config import SandboxChoice, env_kwargs, prepare_sandbox, report_bad_tasks, select_tasks
 from eval.config import EvalConfig, GeneralEvalConfig
 from eval.scoring import SCORES_FILE, ModelScores, episode_metrics
 from rollouts.config import PolicyConfig
@@ -43,7 +43,7 @@ def run_eval_stage(
     *,
     models: dict[str, str],
     out_dir: Path,
-    sandbox: SandboxKind,
+    sandbox: SandboxChoice,
     env_modules: list[str] | tuple[str, ...] = (),
     heldout: Path | None = None,
     seq_len: int = 2048,
@@ -109,7 +109,7 @@ def evaluate_model(
     out_dir: Path,
     *,
     selections: list[LoadedTasks],
-    sandbox: SandboxKind,
+    sandbox: SandboxChoice,
     env_modules: list[str] | tuple[str, ...] = (),
     heldout_records: list[dict[str, Any]] | None = None,
     seq_len: int = 2048,

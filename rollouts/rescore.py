@@ -50,7 +50,7 @@ from tqdm.auto import tqdm
 
 from envs import registry
 from envs.base import Task
-from envs.config import EnvSelection, SandboxKind, env_kwargs, prepare_sandbox, select_tasks
+from envs.config import EnvSelection, SandboxChoice, env_kwargs, prepare_sandbox, select_tasks
 from envs.errors import EnvsError
 from envs.splits import SPLIT_SEED_BASE
 from rollouts.envpool import EnvPool
@@ -80,7 +80,7 @@ def run_rescore_stage(
     *,
     trajectories: Path,
     out: Path,
-    sandbox: SandboxKind,
+    sandbox: SandboxChoice,
     env_modules: list[str] | tuple[str, ...] = (),
     concurrency: int = 8,
     episode_timeout_s: float = 300.0,
@@ -197,7 +197,7 @@ class Rescorer:
     """Re-grades one record at a time: carries or skips what cannot be replayed, replays the rest."""
 
     tasks: TaskResolver
-    sandbox: SandboxKind
+    sandbox: SandboxChoice
     timeout_s: float
 
     async def rescore(self, rec: dict[str, Any], envpool: EnvPool) -> dict[str, Any]:
@@ -210,8 +210,7 @@ class Rescorer:
         if task is None:
             return _marked(rec, rec, "skipped", problem)
         if task.env_id not in envpool.env_kwargs:  # an env no selection names: built as the rollout would build it
-            sandboxed = registry.get_spec(task.env_id).sandboxed
-            envpool.env_kwargs[task.env_id] = {"sandbox": self.sandbox} if sandboxed else {}
+            envpool.env_kwargs |= env_kwargs([EnvSelection(id=task.env_id)], self.sandbox)
         new, outcome, reason = await self.replay(rec, task, actions, envpool)
         return _marked(new, rec, outcome, reason)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from envs.config import (
-    SandboxKind,
+    SandboxChoice,
     count_reasons,
     env_kwargs,
     prepare_sandbox,
@@ -56,7 +56,7 @@ def run_rollout_stage(
     cfg: RolloutConfig,
     *,
     trajectories: Path,
-    sandbox: SandboxKind,
+    sandbox: SandboxChoice,
     progress: bool = True,
     check_endpoint: bool = True,
 ) -> StageOutput:

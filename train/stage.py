@@ -15,7 +15,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from envs.config import EnvSelection, SandboxKind, env_kwargs
+from envs.config import EnvSelection, SandboxChoice, env_kwargs
 from rollouts.records import write_json_atomic
 from rollouts.stage import StageOutput
 from train import mlflow_utils as mlf
@@ -110,7 +110,7 @@ def run_mix_stage(
     seed: int,
     generated_corpus: Path,
     decontaminate_against: list[EnvSelection],
-    sandbox: SandboxKind,
+    sandbox: SandboxChoice,
     heldout_records: int = 0,
 ) -> StageOutput:
     """Mix the kept trajectories (``kept``, AgentInstruct JSON) and the configured corpora into ``out_dir``.

@@ -21,9 +21,6 @@ or ``Act: finish`` ends the episode with reward 1.0 or 0.0. A malformed reply is
 
 from __future__ import annotations
 
-import functools
-import logging
-import os
 import re
 from dataclasses import replace
 from typing import Any
@@ -34,11 +31,9 @@ from envs.os import checkers, prompts
 from envs.os.generator import generate_task
 from envs.os.tasks import ENV_ID, load_os_tasks, payload_problems
 from envs.sandbox import SANDBOX_KINDS, SandboxConfig, SandboxError, make_sandbox
-from envs.sandbox.image import BUILD_HINT, find_image
+from envs.sandbox.image import resolve_image
 from envs.sandbox.warm import WarmSandboxes
 from envs.textenv import WHERE, Opening, TextEnv
-
-log = logging.getLogger(__name__)
 
 MAX_TURNS = 8  # AgentBench's round_limit
 SETUP_TIMEOUT_S = 60.0
@@ -70,7 +65,10 @@ class OSEnv(TextEnv):
             raise EnvsError(f"{ENV_ID}: warm_sandboxes must be 0 or more, got {warm_sandboxes}")
         self.sandbox_kind, self.scripts_dir = sandbox, scripts_dir
         config = sandbox_config or SandboxConfig(command_timeout_s=command_timeout_s)
-        image, self.image_digest = resolve_image(sandbox_image if sandbox == "bwrap" else "host")
+        try:
+            image, self.image_digest = resolve_image(sandbox_image if sandbox == "bwrap" else "host")
+        except SandboxError as error:
+            raise EnvsError(f"{ENV_ID}: sandbox_image={sandbox_image!r}: {error}") from error
         self.sandbox_config = replace(config, image=image)
         self._warm = WarmSandboxes(lambda: make_sandbox(self.sandbox_kind, self.sandbox_config), warm_sandboxes)
         self._box = None
@@ -160,32 +158,4 @@ class OSEnv(TextEnv):
         return success
 
 
-def resolve_image(choice: str) -> tuple[str | None, str]:
-    """``sandbox_image`` -> (the rootfs a sandbox mounts, or None for the host's directories; the lineage digest).
-
-    "auto": the built task image when there is one (and we are root, which it needs), else the host's, with a
-    warning; "host": the host's; anything else is the path of a built image, or an error saying how to build it.
-    """
-    if choice == "host":
-        return None, "host"
-    if choice != "auto":
-        try:
-            image = find_image(choice)
-        except SandboxError as error:
-            raise EnvsError(f"{ENV_ID}: sandbox_image={choice!r}: {error}") from error
-        assert image is not None  # find_image raises for an explicit path that is not an image
-        return str(image.root), image.digest
-    image = find_image()
-    if image is None or os.geteuid() != 0:
-        why = "needs root" if image is not None else f"is not built; {BUILD_HINT}"
-        _warn_once(f"{ENV_ID}: the task image {why}; sandboxes see the host's /usr, /etc, /var, /opt instead")
-        return None, "host"
-    return str(image.root), image.digest
-
-
-@functools.cache
-def _warn_once(message: str) -> None:
-    log.warning(message)
-
-
-__all__ = ["MAX_TURNS", "OSEnv", "load_os_tasks", "resolve_image"]
+__all__ = ["MAX_TURNS", "OSEnv", "load_os_tasks"]

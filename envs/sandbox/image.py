@@ -24,8 +24,10 @@ content gives the same digest, whatever the mtimes. Building needs root, mmdebst
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
+import logging
 import os
 import shutil
 import stat
@@ -36,6 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from envs.sandbox.errors import SandboxError
+
+log = logging.getLogger(__name__)
 
 UID_BASE = 2_000_000_000  # host uid of root inside an image sandbox; 65536 ids from here belong to the image
 ID_COUNT = 65536
@@ -81,6 +85,32 @@ def find_image(path: str | Path | None = None) -> Image | None:
     except (OSError, ValueError, KeyError) as error:
         raise SandboxError(f"{meta}: unreadable image metadata ({error}); rebuild it: {BUILD_HINT}") from error
     return Image(where / "rootfs", digest)
+
+
+def resolve_image(choice: str = "auto") -> tuple[str | None, str]:
+    """A sandbox's image choice -> (the rootfs it mounts, or None for the host's directories; its lineage digest).
+
+    "auto": the built task image when there is one (and we are root, which it needs), else the host's, with a
+    warning (once per process); "host": the host's; anything else is the path of a built image, else a
+    ``SandboxError`` that says how to build one.
+    """
+    if choice == "host":
+        return None, "host"
+    if choice != "auto":
+        image = find_image(choice)
+        assert image is not None  # find_image raises for an explicit path that is not an image
+        return str(image.root), image.digest
+    image = find_image()
+    if image is None or os.geteuid() != 0:
+        why = "needs root" if image is not None else f"is not built; {BUILD_HINT}"
+        _warn_once(f"the OS task image {why}; sandboxes see the host's /usr, /etc, /var, /opt instead")
+        return None, "host"
+    return str(image.root), image.digest
+
+
+@functools.cache
+def _warn_once(message: str) -> None:
+    log.warning(message)
 
 
 def build_image(

@@ -114,3 +114,28 @@ def test_every_config_field_is_documented():
 
     walk(PipelineConfig, "")
     assert not undocumented
+
+
+def test_sandbox_section_shorthand_image_overrides_and_a_bad_image_path(tmp_path):
+    demo = next(p for p in CONFIGS if p.name == "demo.yaml")
+    cfg = load_config(demo)
+    assert (cfg.sandbox.kind, cfg.sandbox.image) == ("bwrap", "auto")  # `sandbox: bwrap` is {kind: bwrap}
+    cfg = load_config(demo, ["sandbox.image=host"])  # a key of the shorthand section still overrides
+    assert (cfg.sandbox.kind, cfg.sandbox.image) == ("bwrap", "host")
+    assert load_config(demo, ["sandbox=none"]).sandbox.kind == "none"
+    with pytest.raises(ConfigError, match=r"sandbox\.image: .*not a built task image.*make os-image"):
+        load_config(demo, [f"sandbox.image={tmp_path}"])
+    with pytest.raises(ConfigError, match=r"sandbox\.kind: Input should be 'bwrap' or 'none'"):
+        load_config(demo, ["sandbox.kind=docker"])
+
+
+def test_the_sandbox_image_reaches_the_os_env_kwargs():
+    from envs.config import EnvSelection, env_kwargs
+
+    os_env, db = EnvSelection(id="agenttune/OS-v0"), EnvSelection(id="agenttune/DB-v0")
+    cfg = load_config(next(p for p in CONFIGS if p.name == "demo.yaml"), ["sandbox.image=host"])
+    assert env_kwargs([os_env, db], cfg.sandbox) == {
+        "agenttune/OS-v0": {"sandbox": "bwrap", "sandbox_image": "host"},
+        "agenttune/DB-v0": {},
+    }
+    assert env_kwargs([os_env], "bwrap") == {"agenttune/OS-v0": {"sandbox": "bwrap"}}  # auto: the env's default

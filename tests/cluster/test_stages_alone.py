@@ -65,7 +65,7 @@ def test_each_stage_alone(kind, tmp_path, capsys, monkeypatch):
         {"eval-tuned": "FINISHED"} if "eval" in commands else {}
     )
     rollout = next(r for r in runs if r.info.run_name == "demo:rollout")
-    assert rollout.data.params["sandbox"] == "bwrap"  # the configured choice ...
+    assert rollout.data.params["sandbox.kind"] == "bwrap"  # the configured choice ...
     assert rollout.data.params["sandbox.applied"] == ("bwrap" if kind == "sandboxed" else "unused")  # ... and use
     if kind == "unsandboxed":
         return
