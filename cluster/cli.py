@@ -318,12 +318,18 @@ def cmd_envs_check(args: argparse.Namespace) -> int:
 
     report = check_env_quality(args.env, num_tasks=args.tasks, tasks_file=args.tasks_file)
     if not args.json:
+        listed = ("bad_tasks", "not_runnable", "oracle_failures")  # one line each, below
         for k, v in report.items():
-            if k != "bad_tasks":  # one line each, below
+            if k not in listed:
                 print(f"{k:>24}: {v}")
         for bad in report["bad_tasks"]:
             where = f"line {bad['line']}" if "line" in bad else f"record {bad['record']}"
             print(f"{'skipped':>24}: {bad['file']} {where}: {bad['reason']}")
+        for task in report["not_runnable"]:
+            print(f"{'not runnable':>24}: {task['task_id']}: {task['reason']}")
+        for task in report["oracle_failures"]:
+            outcome = f"{task['status']}, reward {task['reward']}"
+            print(f"{'oracle failed':>24}: {task['task_id']} ({outcome}): {task['why']}")
     else:
         print(json.dumps(report))
     # Bad records are the file's fault, reported above; the check judges the env on the tasks that loaded.

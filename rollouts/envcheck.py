@@ -47,10 +47,13 @@ def check_env_quality(env_id: str, *, num_tasks: int | None = None, tasks_file: 
             checker_error = f"{type(e).__name__}: {e}"
         rates = {}
         statuses: dict[str, dict[str, int]] = {}
+        failed: list[dict[str, Any]] = []
         for name, policy in (("oracle", OraclePolicy()), ("random", RandomPolicy())):
             recs = [run_episode(env, policy, t, seed=i) for i, t in enumerate(tasks)]
             rates[name] = sum(r["success"] for r in recs) / max(1, len(recs))
             statuses[name] = {s: sum(r["status"] == s for r in recs) for s in {r["status"] for r in recs}}
+            if name == "oracle":
+                failed = [_why_failed(r) for r in recs if not r["success"]]
     return {
         "env": spec.id,
         "tasks": len(tasks),
@@ -60,6 +63,7 @@ def check_env_quality(env_id: str, *, num_tasks: int | None = None, tasks_file: 
         "oracle_success_rate": rates["oracle"],
         "random_success_rate": rates["random"],
         "oracle_status": statuses["oracle"],
+        "oracle_failures": failed,  # each task the env did not grade right with its own gold solution, and why
         "random_status": statuses["random"],
         "bad_task_count": len(tasks.bad),
         "bad_tasks": tasks.bad_report(),
@@ -67,3 +71,10 @@ def check_env_quality(env_id: str, *, num_tasks: int | None = None, tasks_file: 
         "not_runnable_by_reason": count_reasons(not_runnable),
         "not_runnable": not_runnable,
     }
+
+
+def _why_failed(rec: dict[str, Any]) -> dict[str, Any]:
+    """A task the oracle failed: its status, and the error or the env's last words (what a reader checks first)."""
+    said = next((t["value"] for t in reversed(rec["conversations"]) if t["from"] == "human"), "")
+    why = rec["error"] or " ".join(said.split())[:200]
+    return {"task_id": rec["task_id"], "status": rec["status"], "reward": rec["reward"], "why": why}

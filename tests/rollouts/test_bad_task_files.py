@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from rollouts.config import PolicyConfig, RolloutConfig
 from rollouts.envcheck import check_env_quality
 from rollouts.records import read_jsonl
 from rollouts.stage import run_rollout_stage
+from tests.conftest import shared_file
 from tests.envs.bad_task_files import DB_BAD_AT, DB_RECORDS, write_bad_dbbench, write_small_bad_os
 
 pytestmark = pytest.mark.integration
@@ -29,6 +31,19 @@ def test_envs_check_runs_every_good_dbbench_task_and_reports_the_bad(tmp_path: P
         (42, "table.rows[5]: expected a list of 6 valu"),
     ]
     assert check_env_quality("agenttune/DB-v0", tasks_file=str(path), num_tasks=12)["tasks"] == 11  # records 0..11
+    assert report["oracle_failures"] == []
+
+
+def test_envs_check_lists_the_tasks_the_env_grades_wrong_with_why(tmp_path: Path) -> None:
+    lines = shared_file("agentbench/dbbench_dev.jsonl").read_text().splitlines()
+    insert = json.loads(lines[20])  # an INSERT task: graded by the hash of the table its gold SQL leaves
+    insert["answer_md5"] = "0" * 32  # a stored hash (or a grader) that disagrees with the gold solution
+    (tmp_path / "wrong.jsonl").write_text(lines[0] + "\n" + json.dumps(insert) + "\n")
+    report = check_env_quality("agenttune/DB-v0", tasks_file=str(tmp_path / "wrong.jsonl"))
+    assert report["tasks"] == 2 and report["oracle_success_rate"] == 0.5
+    (failed,) = report["oracle_failures"]
+    assert (failed["task_id"][-4:], failed["status"], failed["reward"]) == ("0001", "completed", 0.0)
+    assert failed["why"]  # the env's last words: what a reader checks first
 
 
 def test_envs_check_runs_good_os_tasks_and_reports_the_bad(tmp_path: Path) -> None:
