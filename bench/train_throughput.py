@@ -21,8 +21,10 @@ between the end of step ``warmup`` and the end of the last step, as stamped by r
 step (``train.launcher``: its own loop; Ray: the ``train.launcher.stamp_step`` step hook), so anything a
 path does between steps counts. The first steps pay for DeepSpeed's op builds and the first data reads.
 
-A repetition runs launcher-packed, ray-packed and launcher-padded once each, the order reversed every
-other repetition; the table gives medians and min-max over ``--repeats`` repetitions. The overhead of
+A repetition runs launcher-packed, ray-packed and launcher-padded once each, and launcher-packed once more
+beside a process that keeps ``--background-cores`` of a core busy in 10 ms bursts (about what Ray's own
+processes use while training: what that much CPU taken from beside the ranks costs them), the order reversed
+every other repetition; the table gives medians and min-max over ``--repeats`` repetitions. The overhead of
 Ray Train (1 - ray/launcher tokens/s) and packed/padded are taken within each repetition, then their
 median. While each run trains, the bench samples the CPU time of every process it started and of the
 whole machine (``bench/_procs.py``): the CPU table says how many cores the workers, Ray's own processes
@@ -33,6 +35,7 @@ worker's CPU between its main thread (the training) and its other threads. The l
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -42,6 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +79,13 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3, help="repetitions of the three runs (medians reported)")
     ap.add_argument("--quick", action="store_true", help="smoke run: 12 steps, 1 repetition")
     ap.add_argument(
+        "--background-cores",
+        type=float,
+        default=0.15,
+        help="also run the launcher beside a process that keeps this share of a core busy (about what Ray's own "
+        "processes use while training); 0: skip that run",
+    )
+    ap.add_argument(
         "--torch-threads", type=int, default=None, help="experiment: intra-op threads per worker on both paths"
     )
     args = ap.parse_args()
@@ -99,21 +110,24 @@ def main() -> None:
         cpus_per_worker=1,
         max_failures=0,
     )
-    runs: dict[tuple[str, str], list[dict[str, Any]]] = {key: [] for key in VARIANTS}
+    variants = VARIANTS + ((("launcher", "packed+bg"),) if args.background_cores > 0 else ())
+    runs: dict[tuple[str, str], list[dict[str, Any]]] = {key: [] for key in variants}
     load = Load()
     with tempfile.TemporaryDirectory(prefix="train-bench-") as tmp:
         d = Path(tmp)
         model = tiny_model(d / "model")
         data = build_data(d, model, args.seq_len, args.samples)
         for rep in range(args.repeats):
-            for path, layout in alternate(VARIANTS, rep):
+            for path, layout in alternate(variants, rep):
                 t0 = time.perf_counter()
-                with CpuSampler(interval_s=1.0, detail=WORKER_KINDS) as cpu:
+                bg = args.background_cores if layout == "packed+bg" else 0.0
+                with CpuSampler(interval_s=1.0, detail=WORKER_KINDS) as cpu, background_load(bg):
                     if path == "ray":
                         steps = ray_run(d, cfg, model, d / "mix")
                     else:
                         pad_to = args.seq_len if layout == "padded" else None
-                        steps = launcher_run(d, cfg, model, data[layout], pad_to=pad_to, threads=args.torch_threads)
+                        rows = data["padded" if layout == "padded" else "packed"]
+                        steps = launcher_run(d, cfg, model, rows, pad_to=pad_to, threads=args.torch_threads)
                 run = steady_state(steps, args.warmup) | {"run_s": time.perf_counter() - t0}
                 window = (steps[args.warmup - 1]["time"], steps[-1]["time"])
                 run["cpu"], run["threads"] = cpu.between(*window), cpu.threads_between(*window)
@@ -281,6 +295,33 @@ def steady_state(steps: list[dict[str, Any]], warmup: int) -> dict[str, Any]:
     }
 
 
+@contextlib.contextmanager
+def background_load(cores: float, period_s: float = 0.01) -> Iterator[None]:
+    """A process (nice 0) that keeps ``cores`` of one core busy in short bursts every ``period_s``, as Ray's own
+    processes wake up while training: what the launcher loses to that much CPU taken from beside it."""
+    if cores <= 0:
+        yield
+        return
+    import multiprocessing as mp
+
+    stop = mp.get_context("spawn").Event()
+    proc = mp.get_context("spawn").Process(target=_burn, args=(min(cores, 1.0), period_s, stop), daemon=True)
+    proc.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        proc.join(timeout=10)
+
+
+def _burn(duty: float, period_s: float, stop: Any) -> None:
+    while not stop.is_set():
+        end = time.perf_counter() + duty * period_s
+        while time.perf_counter() < end:
+            pass
+        time.sleep((1 - duty) * period_s)
+
+
 def cpu_groups(cpu: dict[str, float]) -> dict[str, float]:
     """A run's cores busy, in four groups: the two workers, the rest of what the bench started (Ray's daemons,
     its driver, the deepspeed launcher), the rest of the machine, and the machine in all."""
@@ -329,7 +370,7 @@ def report(
             f"{path} {layout}: "
             + ", ".join(f"{k} {statistics.median(cpu_groups(r['cpu'])[k] for r in rs):.2f}" for k in cpu_groups({}))
             for (path, layout), rs in runs.items()
-            if layout == "packed"
+            if layout != "padded"
         )
     )
     for path in ("launcher", "ray"):
@@ -352,6 +393,13 @@ def report(
         f"\nRay Train overhead (1 - ray/launcher tokens/s, per repetition): {show(overhead, '{:+.1%}')}; "
         f"packed/padded real tokens/s: {show(packed_padded, '{:.2f}')}x"
     )
+    if ("launcher", "packed+bg") in runs:
+        bg_tps = [r["tokens_per_s"] for r in runs["launcher", "packed+bg"]]
+        slowdown = spread(1 - b / a for b, a in zip(bg_tps, launcher_tps, strict=True))
+        print(
+            f"the launcher beside a process busy {args.background_cores:g} of a core: {show(slowdown, '{:+.1%}')} "
+            "slower (per repetition), what that much CPU taken by other processes costs two ranks in lockstep"
+        )
     print(load.line())
     summary = {
         "overhead": rounded(overhead),
@@ -365,6 +413,8 @@ def report(
             }
             for (path, layout), rs in runs.items()
         },
+        "background_cores": args.background_cores,
+        "background_slowdown": rounded(slowdown) if ("launcher", "packed+bg") in runs else None,
         "seq_len": args.seq_len,
         "measured_steps": args.steps - args.warmup,
         "torch_threads": args.torch_threads or 1,
