@@ -15,11 +15,14 @@ def test_hf_policy_plays_a_db_episode(tiny_checkpoint):
         rec = run_episode(env, policy, task, max_turns=2)
     assert rec["policy"] == {"kind": "hf", "model": str(tiny_checkpoint)}
     assert rec["error"] is None and rec["status"] not in {"agent_error", "env_error", "context_limit_exceeded"}
-    replies = [t["value"] for t in rec["conversations"] if t["from"] == "gpt"]
+    replies = [t["value"] for t in rec["conversations"] if t["from"] == "gpt" and t["loss"]]  # not the "Ok."
     assert rec["turns"] == len(replies) >= 1
-    # The replies are the model's, greedily decoded: replaying the episode's first prompt gives its first reply.
-    first_prompt = [{"role": "user", "content": rec["conversations"][0]["value"]}]
-    assert policy.act(first_prompt, task=task) == replies[0]
+    # The replies are the model's, greedily decoded: replaying the episode's opening (instruction, the fixed
+    # acknowledgement, the task) gives its first reply.
+    roles = {"human": "user", "gpt": "assistant"}
+    opening = [{"role": roles[t["from"]], "content": t["value"]} for t in rec["conversations"][:3]]
+    assert [m["role"] for m in opening] == ["user", "assistant", "user"]
+    assert policy.act(opening, task=task) == replies[0]
 
 
 def test_context_limit_is_detected(tiny_checkpoint):
