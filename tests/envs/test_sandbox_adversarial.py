@@ -71,10 +71,15 @@ def contained(record: dict, policy: Attacker, *, shell_answers: bool = True) -> 
         assert last.startswith("The output of the OS:\n") and last.endswith("\nstill-here\n"), last
 
 
-def no_sandbox_processes_left() -> None:
+def sandbox_processes() -> set[int]:
+    """The pids of every process of an image sandbox on this machine (owned by the image's uid range)."""
+    return {int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _uid(p) >= 2_000_000_000}
+
+
+def no_sandbox_processes_left(before: set[int]) -> None:
+    """None of the sandbox processes that appeared during the test is left (others on the machine are not its)."""
     if os.geteuid() == 0:
-        leftovers = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _uid(p) >= 2_000_000_000]
-        assert leftovers == []
+        assert sorted(sandbox_processes() - before) == []
 
 
 def _uid(path: Path) -> int:
@@ -133,10 +138,11 @@ def test_connecting_to_a_server_on_host_loopback(layer: str) -> None:
 def test_fork_bomb(layer: str) -> None:
     # How long the bomb runs before the 3 s limit and the shell restart tame it varies (0.1-60 s here, with
     # bash's fork retries backing off), so the test checks containment, not speed.
+    before = sandbox_processes()
     record, policy, _ = play(":(){ :|:& };:", layer)
     contained(record, policy, shell_answers=False)  # the bomb's "fork: retry" messages fill the observations
     assert subprocess.run(["true"]).returncode == 0
-    no_sandbox_processes_left()
+    no_sandbox_processes_left(before)
 
 
 def test_memory_bomb(layer: str) -> None:
@@ -175,8 +181,9 @@ def test_kill_everything(layer: str) -> None:
 
 
 def test_a_background_process_does_not_outlive_the_episode(layer: str) -> None:
+    before = sandbox_processes()
     record, policy, _ = play(
         "nohup sleep 1000 >/dev/null 2>&1 & setsid sleep 1000 & (trap '' HUP TERM; sleep 1000) &", layer
     )
     contained(record, policy)
-    no_sandbox_processes_left()
+    no_sandbox_processes_left(before)
