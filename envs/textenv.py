@@ -198,6 +198,7 @@ class TextEnv(gymnasium.Env[str, str], abc.ABC):
 
     # ------------------------------------------------------------------------------------------------ hooks
 
+    @abc.abstractmethod
     def _start(self, task: Task) -> Opening:
         """Set up the episode of ``task`` (its database, sandbox or world) and say how it opens."""
         raise NotImplementedError

@@ -14,7 +14,7 @@ import os
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TextIO
 
 from rollouts.errors import RolloutError
 
@@ -163,14 +163,15 @@ def read_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
                 raise RolloutError(f"{path}:{lineno}: not a JSON record ({e.msg}); fix or delete that line") from e
 
 
-def write_json_atomic(path: str | Path, obj: Any) -> Path:
-    """Write JSON to a temp file beside ``path`` and rename it into place."""
+@contextlib.contextmanager
+def atomic_text_file(path: str | Path) -> Iterator[TextIO]:
+    """A text file to write, made in a temp file beside ``path`` and renamed into place only if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(obj, f, ensure_ascii=False, indent=1)
+            yield f
         os.replace(tmp, path)
     except OSError as e:  # a full disk: nothing half-written stays, and the error names the file
         Path(tmp).unlink(missing_ok=True)
@@ -178,7 +179,13 @@ def write_json_atomic(path: str | Path, obj: Any) -> Path:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return path
+
+
+def write_json_atomic(path: str | Path, obj: Any) -> Path:
+    """Write JSON to a temp file beside ``path`` and rename it into place."""
+    with atomic_text_file(path) as f:
+        json.dump(obj, f, ensure_ascii=False, indent=1)
+    return Path(path)
 
 
 def write_jsonl_atomic(path: str | Path, records: Iterable[dict[str, Any]]) -> Path:

@@ -37,8 +37,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
-import tempfile
 import time
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterator
@@ -58,7 +56,7 @@ from rollouts.episode import arun_episode
 from rollouts.errors import RolloutError
 from rollouts.policies.base import Message, Policy
 from rollouts.pool import import_env_modules
-from rollouts.records import env_metric_key
+from rollouts.records import atomic_text_file, env_metric_key
 from rollouts.stage import StageOutput
 
 log = logging.getLogger(__name__)
@@ -395,15 +393,5 @@ def _count_lines(path: Path) -> int:
 @contextlib.contextmanager
 def _atomic_jsonl(path: Path) -> Iterator[Callable[[dict[str, Any]], None]]:
     """A writer of JSON lines into a temp file beside ``path``, renamed into place only if the block succeeds."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            yield lambda rec: f.write(json.dumps(rec, ensure_ascii=False) + "\n")
-        os.replace(tmp, path)
-    except OSError as e:  # a full disk: nothing half-written stays, and the error names the file
-        Path(tmp).unlink(missing_ok=True)
-        raise OSError(e.errno, e.strerror, str(path)) from e
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_text_file(path) as f:
+        yield lambda rec: f.write(json.dumps(rec, ensure_ascii=False) + "\n")

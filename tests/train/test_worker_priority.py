@@ -69,5 +69,5 @@ def test_a_worker_already_at_nice_0_is_left_alone():
     from train.loop import undo_worker_niceness
 
     if os.getpriority(os.PRIO_PROCESS, 0) > 0:
-        pytest.skip("the test process itself runs niced")
+        pytest.skip(reason="the test process itself runs niced, so there is no nice-0 worker to leave alone")
     assert undo_worker_niceness(rank=0) == os.getpriority(os.PRIO_PROCESS, 0)
