@@ -19,6 +19,7 @@ import asyncio
 import functools
 import logging
 import threading
+import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -79,11 +80,13 @@ class EnvPool:
             self.discarded += 1
         _close_in_background(slot)
 
-    def close(self) -> None:
-        for slots in self._idle.values():
-            for slot in slots:
-                _close_in_background(slot)
+    def close(self, timeout_s: float = 0.0) -> None:
+        """Close every idle env in the background; wait up to ``timeout_s`` for them to finish closing."""
+        threads = [_close_in_background(slot) for slots in self._idle.values() for slot in slots]
         self._idle.clear()
+        deadline = time.monotonic() + timeout_s
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def stats(self) -> dict[str, int]:
         idle = sum(len(s) for s in self._idle.values())
@@ -96,7 +99,7 @@ class EnvPool:
         }
 
 
-def _close_in_background(slot: EnvSlot) -> None:
+def _close_in_background(slot: EnvSlot) -> threading.Thread:
     # Not on the slot's own thread: after a timeout that thread may still be inside the hung step,
     # and closing the env (killing its sandbox) is what frees it.
     def close() -> None:
@@ -106,4 +109,6 @@ def _close_in_background(slot: EnvSlot) -> None:
             log.warning("closing %s failed", slot.env_id, exc_info=True)
         slot.executor.shutdown(wait=False)
 
-    threading.Thread(target=close, name=f"close-{slot.env_id}", daemon=True).start()
+    thread = threading.Thread(target=close, name=f"close-{slot.env_id}", daemon=True)
+    thread.start()
+    return thread

@@ -19,6 +19,7 @@ env (``rollouts.envpool``). The driver
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 import math
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 Job = dict[str, Any]
 
 ERROR_STATUSES = ("agent_error", "env_error", "timeout")
+CLOSE_TIMEOUT_S = 10.0  # how long a finished actor may take to close its envs before it is killed
 MAX_NODE_LOSSES = 10  # an episode whose node died this many times is recorded as env_error
 START_FAILURES_BEFORE_GIVING_UP = 3  # actors that die in __init__ this many times in a row: a config error
 
@@ -117,6 +119,10 @@ class RolloutActor:
 
     async def env_stats(self) -> dict[str, int]:
         return self.envs.stats()
+
+    async def close(self, timeout_s: float) -> None:
+        """Close this actor's envs (an OS env's sandboxes) before the driver kills it."""
+        await asyncio.to_thread(self.envs.close, timeout_s)
 
 
 def error_record(job: Job, status: str, error: str, policy: dict[str, Any]) -> dict[str, Any]:
@@ -306,8 +312,7 @@ class _Driver:
                     self._wait_and_collect()
         finally:
             self.bar.close()
-            for a in self.actors:
-                ray.kill(a.handle)
+            _close_and_kill(self.actors)
             self._ask_cluster(0)  # the autoscaler may remove the nodes once they are idle
         s.wall_s = time.monotonic() - started
         return s
@@ -469,7 +474,7 @@ class _Driver:
                     break
                 if a.node_id is not None and not a.in_flight:
                     self.actors.remove(a)
-                    ray.kill(a.handle)
+                    _close_and_kill([a])
                     self.summary.actors_retired += 1
             return
         if any(a.node_id is None for a in self.actors):  # one wave at a time: wait for the last to be placed
@@ -521,6 +526,17 @@ class _Driver:
                 )
         if now - self.waiting_since > 600:
             raise RolloutError("no rollout actor could be placed for 10 minutes: the cluster's CPUs are all in use")
+
+
+def _close_and_kill(actors: list[_Actor], timeout_s: float = CLOSE_TIMEOUT_S) -> None:
+    """Let each placed actor close its envs, then kill every one. Killed outright, an actor's sandboxes would
+    only die with it, and one still starting on a background thread could outlive it (its pid 1 then ends
+    itself once it finds its terminal gone). An actor not placed yet has nothing to close."""
+    refs = [a.handle.close.remote(timeout_s) for a in actors if a.node_id is not None]
+    if refs:
+        ray.wait(refs, num_returns=len(refs), timeout=timeout_s + 5)  # a dead or stuck actor is killed all the same
+    for a in actors:
+        ray.kill(a.handle)
 
 
 def _rid(job: Job) -> str:

@@ -38,11 +38,14 @@ MAX_COMMAND_BYTES = 1 << 20
 _PIPE_SIZE = 1 << 20
 _F_SETPIPE_SZ = 1031
 # pid 1 of the sandbox: a bash that the agent ends (exit, kill $$) is replaced; setsid -c makes the terminal
-# the new session's controlling terminal, so that Ctrl-C reaches the foreground job.
+# the new session's controlling terminal, so that Ctrl-C reaches the foreground job. Once the terminal is gone
+# (our end closed: the process that started the sandbox died, or bubblewrap died before the kernel could tie
+# pid 1 to it), pid 1 exits, and with it the whole sandbox: a replaced bash would exit at once on a hung-up
+# terminal, and the loop would spin, orphaned, for ever.
 LOOP = (
     # An empty prompt from the start: a restarted shell must not print "bash-5.2# " into the next output.
-    "while :; do PS1= PS2= setsid -w -c bash --noediting --noprofile --norc -i; "
-    'printf \'\\036%s:exit:%d\\036\' "$1" "$?"; done'
+    "while :; do PS1= PS2= setsid -w -c bash --noediting --noprofile --norc -i; s=$?; [ -t 0 ] || exit 0; "
+    'printf \'\\036%s:exit:%d\\036\' "$1" "$s"; done'
 )
 # Every signal a process can ignore or block (SIGKILL and SIGSTOP it cannot), real-time ones included.
 _SIGNALS = tuple(sorted(signal.valid_signals() - {signal.SIGKILL, signal.SIGSTOP}))

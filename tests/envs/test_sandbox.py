@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -11,6 +14,7 @@ import pytest
 from envs.errors import EnvError
 from envs.sandbox import NoSandbox, Sandbox, SandboxConfig, SandboxError, make_sandbox, probe
 from envs.sandbox.bwrap import CHECKOUT
+from tests.envs.image_fixture import task_image  # noqa: F401 - a fixture
 
 
 @pytest.fixture(scope="module")
@@ -122,6 +126,64 @@ def test_close_kills_everything_and_is_idempotent() -> None:
         assert host_pids_of(uid) == []
     with pytest.raises(SandboxError, match="not running"):
         box.run("true")
+
+
+@pytest.mark.parametrize("layer", ["host", "image"])
+def test_a_sandbox_ends_itself_once_its_terminal_is_gone(layer: str, request: pytest.FixtureRequest) -> None:
+    # What is left when the process that started a sandbox is gone before the kernel tied the sandbox's pid 1
+    # to bubblewrap: before pid 1 checked its terminal, it replaced the bash that exits at once on a hung-up
+    # terminal, for ever, orphaned (found in a CI run: a sandbox left by an in-process pipeline test).
+    image = request.getfixturevalue("task_image").root if layer == "image" else None
+    box = Sandbox(SandboxConfig(image=image)).start()
+    try:
+        process = box._shell.process
+        tree = [process.pid, *_children(process.pid)]
+        box._shell.close()  # only our end of its terminal; nothing is killed
+        process.wait(timeout=10)  # bubblewrap exits once pid 1 has (TimeoutExpired: the sandbox lives on)
+        assert [pid for pid in tree if _alive(pid)] == []
+    finally:
+        box.close()
+
+
+def test_a_sandbox_dies_with_the_process_that_started_it(tmp_path: Path) -> None:
+    script = (
+        "import threading, time\n"
+        "from envs.sandbox import Sandbox\n"
+        "def start():\n"
+        "    box = Sandbox().start()\n"  # on a thread, as the warm pool starts them
+        "    print(box.host_uid, box._shell.process.pid, flush=True)\n"
+        "    time.sleep(600)\n"
+        "threading.Thread(target=start, daemon=True).start()\n"
+        "time.sleep(600)\n"
+    )
+    starter = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=CHECKOUT)
+    try:
+        uid, bwrap = map(int, starter.stdout.readline().split())
+        tree = [bwrap, *_children(bwrap)]
+    finally:
+        starter.kill()
+        starter.wait()
+    deadline = time.monotonic() + 10
+    while (left := [pid for pid in tree if _alive(pid)]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert left == []
+    if os.geteuid() == 0:  # this sandbox's own uid: nothing of it runs (a zombie waits for an init that reaps)
+        assert [pid for pid in host_pids_of(uid) if _alive(pid)] == []
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _alive(pid: int) -> bool:
+    """Running, not a zombie (a zombie whose parent died waits for init, which in some containers never reaps)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def test_bad_config_and_kinds_are_errors() -> None:

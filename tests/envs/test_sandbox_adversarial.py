@@ -79,7 +79,17 @@ def sandbox_processes() -> set[int]:
 def no_sandbox_processes_left(before: set[int]) -> None:
     """None of the sandbox processes that appeared during the test is left (others on the machine are not its)."""
     if os.geteuid() == 0:
-        assert sorted(sandbox_processes() - before) == []
+        assert [_describe(pid) for pid in sorted(sandbox_processes() - before)] == []
+
+
+def _describe(pid: int) -> str:
+    """pid, state, parent and command line: what a failure needs to find where a left process came from."""
+    try:
+        state, ppid = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[:2]
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")[:120].decode(errors="replace")
+    except (OSError, ValueError):
+        return f"{pid} (gone)"
+    return f"{pid} state={state} ppid={ppid} {cmdline}"
 
 
 def _uid(path: Path) -> int:

@@ -10,7 +10,8 @@ test session's registry stays the real one. Each task's payload names a behaviou
 - ``raise``: raise, as a buggy env would;
 - ``exit``: end the whole actor process at once, as a segfault or the OOM killer would.
 
-The first observation names the env instance and how many episodes it has served, so a
+With ``closed_dir``, ``close`` leaves a file named after the instance there. The first
+observation names the env instance and how many episodes it has served, so a
 test can see env recycling in the trajectories.
 """
 
@@ -36,10 +37,10 @@ _instances = itertools.count()
 
 
 class FaultyEnv(gym.Env):
-    def __init__(self, step_delay_s: float = 0.0):
+    def __init__(self, step_delay_s: float = 0.0, closed_dir: str | None = None):
         self.observation_space = UnicodeText(4096)
         self.action_space = UnicodeText(4096)
-        self.step_delay_s = step_delay_s
+        self.step_delay_s, self.closed_dir = step_delay_s, closed_dir
         self.instance = f"{os.getpid()}.{next(_instances)}"
         self.episodes = 0
         self.task: Task | None = None
@@ -67,6 +68,8 @@ class FaultyEnv(gym.Env):
 
     def close(self) -> None:
         self._closed.set()
+        if self.closed_dir:  # a file per closed instance: what the test sees of a close inside an actor
+            open(os.path.join(self.closed_dir, self.instance), "w").close()
 
 
 def tasks(behaviours: list[str]) -> list[Task]:

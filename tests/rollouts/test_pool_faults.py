@@ -61,6 +61,19 @@ def test_envs_are_recycled_after_the_configured_number_of_episodes(ray_2_cpus, t
     assert max(served.values()) == 3 and len(served) == 5  # 14 episodes: 3+3+3+3+2
 
 
+def test_actors_close_their_envs_before_they_are_killed(ray_2_cpus, tmp_path):
+    # An OS env's close is what closes its sandboxes; an actor killed with its envs open leaves them to die
+    # with it, and one starting in the background then could outlive it.
+    closed = tmp_path / "closed"
+    closed.mkdir()
+    jobs = make_jobs(fault_envs.tasks(["ok"] * 12))
+    run(jobs, tmp_path / "t.jsonl", env_kwargs={fault_envs.ENV_ID: {"closed_dir": str(closed), "step_delay_s": 0.05}})
+    recs = exactly_once(jobs, tmp_path / "t.jsonl")
+    instances = {re.match(r"instance=(\S+)", r["conversations"][0]["value"])[1] for r in recs.values()}
+    assert len(instances) >= 2  # two actors, four in flight each
+    assert {p.name for p in closed.iterdir()} == instances
+
+
 def test_a_killed_actor_s_episodes_run_again_and_finish(ray_2_cpus, tmp_path):
     jobs = make_jobs(fault_envs.tasks(["ok"] * 40))
     killed = []
