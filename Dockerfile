@@ -19,7 +19,7 @@ ARG EXTRAS=
 
 USER root
 RUN apt-get update -qq \
-    && apt-get install -y -qq --no-install-recommends bubblewrap make \
+    && apt-get install -y -qq --no-install-recommends bubblewrap make uidmap mmdebstrap \
     && rm -rf /var/lib/apt/lists/*
 
 # The Ray images' own non-root user (uid 1000); the sandbox maps its uid 0 to an unprivileged uid of its own.
@@ -36,3 +36,14 @@ RUN PIP_EXTRA_INDEX_URL="${PIP_EXTRA_INDEX_URL}" make install PYTHON=python3 VEN
     && rm -rf /home/ray/.cache/pip
 # The venv's Ray (the project's pinned one) is what `ray start` runs on every node, and `agenttune` is on PATH.
 ENV PATH=/home/ray/venv/bin:${PATH}
+
+# The OS env's task image (README, "The sandbox"), built as root into a directory every user reads. Best effort,
+# as in `make install`: mmdebstrap needs a Debian/Ubuntu mirror and may need `docker build` privileges that a
+# builder lacks; without the image the OS env uses the host's directories and says so. User ray maps the
+# image's 65536 ids through newuidmap/newgidmap, which /etc/subuid and /etc/subgid allow it (the pod must then
+# allow privilege escalation for those two setuid helpers, and user namespaces).
+ENV AGENTTUNE_DATA_DIR=/var/cache/agenttune
+USER root
+RUN (make os-image VENV=/home/ray/venv || echo "WARNING: no OS task image; the OS env will use the host's directories") \
+    && echo "ray:2000000000:65536" >> /etc/subuid && echo "ray:2000000000:65536" >> /etc/subgid
+USER ray

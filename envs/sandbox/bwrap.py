@@ -57,7 +57,7 @@ from envs.sandbox.cgroup import Cgroup
 from envs.sandbox.config import CommandResult, SandboxConfig
 from envs.sandbox.errors import SandboxError, SandboxUnavailable
 from envs.sandbox.host import check_host, find_tools, namespace_fixes
-from envs.sandbox.image import UID_BASE
+from envs.sandbox.image import SUBID_HINT, UID_BASE, id_mapping
 from envs.sandbox.rootfs import image_argv, map_image_ids
 from envs.sandbox.shell import LOOP, PtyShell, ShellBox
 
@@ -89,10 +89,10 @@ class Sandbox(ShellBox):
 
     def start(self) -> Sandbox:
         probe()
-        if self.config.image is not None and os.geteuid() != 0:
+        if self.config.image is not None and not id_mapping():
             raise SandboxError(
-                f"a sandbox on the task image {self.config.image} needs root (it maps the image's 65536 uids); "
-                "run as root, or use the host's directories (the OS env's sandbox_image: host)"
+                f"a sandbox on the task image {self.config.image} maps the image's 65536 ids: {SUBID_HINT}; "
+                "or use the host's directories (the OS env's sandbox_image: host)"
             )
         return self._start()
 
@@ -169,8 +169,8 @@ class Sandbox(ShellBox):
                 f"agenttune-{shell.token}", memory_bytes=(cfg.memory_mb + 2 * cfg.disk_mb) << 20, pids=cfg.nproc
             )
             self.cgroup = self._cgroup.kind if self._cgroup else "none"
-        else:
-            self.host_uid = os.geteuid()
+        else:  # on the image, newuidmap maps uid 0 inside to UID_BASE as well
+            self.host_uid = UID_BASE if cfg.image else os.geteuid()
         if cfg.image is None:
             setup = [unshare, "-Urm", "sh", "-c", _setup_script(cfg), "agenttune-setup"]
             argv = [*setup, *_bwrap_argv(cfg, shell.token, bwrap)]

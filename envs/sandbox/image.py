@@ -87,11 +87,55 @@ def find_image(path: str | Path | None = None) -> Image | None:
     return Image(where / "rootfs", digest)
 
 
+SUBID_HINT = (
+    f"run as root, or give this user the image's ids: newuidmap and newgidmap (package uidmap) and the line "
+    f"USER:{UID_BASE}:{ID_COUNT} in /etc/subuid and /etc/subgid"
+)
+
+
+def id_mapping() -> str:
+    """How this process maps the image's 65536 ids into a sandbox: "root" (it writes the maps itself),
+    "subid" (the setuid newuidmap/newgidmap, which /etc/subuid and /etc/subgid allow it, as rootless
+    containers do), or "" when it cannot (``SUBID_HINT`` says how to make it able)."""
+    if os.geteuid() == 0:
+        return "root"
+    return "subid" if _subids_granted() else ""
+
+
+@functools.cache
+def _subids_granted() -> bool:
+    if not (shutil.which("newuidmap") and shutil.which("newgidmap")):
+        return False
+    uid = os.getuid()
+    try:
+        import pwd
+
+        names = {str(uid), pwd.getpwuid(uid).pw_name}
+    except KeyError:
+        names = {str(uid)}
+    return all(_grants(Path(path), names) for path in ("/etc/subuid", "/etc/subgid"))
+
+
+def _grants(path: Path, names: set[str]) -> bool:
+    """Whether ``path`` (/etc/subuid's format: ``name:first:count`` lines) gives one of ``names`` the image's range."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return False
+    for line in lines:
+        parts = line.strip().split(":")
+        if len(parts) == 3 and parts[0] in names and parts[1].isdigit() and parts[2].isdigit():
+            first, count = int(parts[1]), int(parts[2])
+            if first <= UID_BASE and UID_BASE + ID_COUNT <= first + count:
+                return True
+    return False
+
+
 def resolve_image(choice: str = "auto") -> tuple[str | None, str]:
     """A sandbox's image choice -> (the rootfs it mounts, or None for the host's directories; its lineage digest).
 
-    "auto": the built task image when there is one (and we are root, which it needs), else the host's, with a
-    warning (once per process); "host": the host's; anything else is the path of a built image, else a
+    "auto": the built task image when there is one (and we can map its ids: ``id_mapping``), else the host's,
+    with a warning (once per process); "host": the host's; anything else is the path of a built image, else a
     ``SandboxError`` that says how to build one.
     """
     if choice == "host":
@@ -101,8 +145,8 @@ def resolve_image(choice: str = "auto") -> tuple[str | None, str]:
         assert image is not None  # find_image raises for an explicit path that is not an image
         return str(image.root), image.digest
     image = find_image()
-    if image is None or os.geteuid() != 0:
-        why = "needs root" if image is not None else f"is not built; {BUILD_HINT}"
+    if image is None or not id_mapping():
+        why = f"cannot map its ids here ({SUBID_HINT})" if image is not None else f"is not built; {BUILD_HINT}"
         _warn_once(f"the OS task image {why}; sandboxes see the host's /usr, /etc, /var, /opt instead")
         return None, "host"
     return str(image.root), image.digest

@@ -1,17 +1,19 @@
 """How a ``Sandbox`` starts on a task image (``SandboxConfig.image``) instead of the host's directories.
 
-    argv = image_argv(cfg, token, unshare, bwrap)   # run as host uid UID_BASE; the child waits on a gate
-    map_image_ids(child_pid)                        # root writes its uid/gid maps, then the gate opens
+    argv = image_argv(cfg, token, unshare, bwrap)   # run as host uid UID_BASE (or the user); waits on a gate
+    map_image_ids(child_pid)                        # its uid/gid maps are written, then the gate opens
 
 The chain: ``unshare -Um`` (a user + mount namespace, no ids mapped yet) runs a shell that waits on the gate;
-we (root) map inside 0..65535 to the image's host range UID_BASE.. (only root can map a range: this is why
-image sandboxes need it); past the gate the shell re-executes itself, now root of its namespace with its
-capabilities, and mounts: a capped tmpfs, and on it one overlay whose lower layer is the image's rootfs and
-whose upper layer takes every write. It forbids further user namespaces (``user.max_user_namespaces = 0`` in
-its namespace, as ``bwrap --disable-userns`` does) and execs bwrap without a user namespace of its own, so
-that every uid of the range is usable: ``useradd``, ``chown``, ``runuser`` and ``su`` work as in AgentBench's
-container. bwrap drops every capability but a container's usual set (``CAPS``), all of them confined to the
-sandbox's own namespaces and to files of the image's range, and sets no_new_privs.
+we map inside 0..65535 to the image's host range UID_BASE.. (root writes the maps; another user needs the
+setuid newuidmap/newgidmap and that range in /etc/subuid and /etc/subgid, as rootless containers do). Past
+the gate the shell re-executes itself, now root of its namespace with its capabilities, and mounts: a capped
+tmpfs, and on it one overlay whose lower layer is the image's rootfs and whose upper layer takes every write.
+It forbids further user namespaces (``user.max_user_namespaces = 0`` in its namespace, as ``bwrap
+--disable-userns`` does) and execs bwrap without a user namespace of its own, so that every uid of the range
+is usable: ``useradd``, ``chown``, ``runuser`` and ``su`` work as in AgentBench's container. bwrap drops every
+capability but a container's usual set (``CAPS``), all of them confined to the sandbox's own namespaces and to
+files of the image's range, and sets no_new_privs. Only the root path has a cgroup (the pids and memory limits
+are then the ``ulimit``s alone).
 
 The agent sees only the image: no host directory is mounted (``/proc`` is its own pid namespace's, ``/dev``
 the few standard nodes bwrap makes). Every sandbox on the image runs as host uid UID_BASE; they are kept apart
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import subprocess
 import time
 
 from envs.sandbox.config import SandboxConfig
@@ -44,19 +47,28 @@ CAPS = (
     "CAP_SYS_CHROOT",
     "CAP_AUDIT_WRITE",
 )
-# The gate: wait for the parent to map the ids, then re-exec so the setup runs as root of the namespace.
+# The gate: wait for the parent to map the ids, then re-exec so the setup runs as root of the namespace (run as
+# host uid UID_BASE, which the map makes uid 0 inside).
 GATE = 'read _ && s=$1 && shift && exec sh -c "$s" "$@"'
+# Run as another user, whose uid the map leaves out: it kept the namespace's capabilities (unshare --keep-caps)
+# and uses them to become uid 0 inside before the re-exec (mount, like the files, wants uid 0).
+SUBID_GATE = 'read _ && s=$1 && shift && exec setpriv --reuid=0 --regid=0 --clear-groups sh -c "$s" "$@"'
 MAP_TIMEOUT_S = 5.0
 
 
 def image_argv(cfg: SandboxConfig, token: str, unshare: str, bwrap: str) -> list[str]:
     assert cfg.image is not None  # the caller chose this path because of it
-    setup = [unshare, "-Um", "sh", "-c", GATE, "agenttune-gate", _setup_script(cfg), "agenttune-setup"]
+    if os.geteuid() == 0:
+        setup = [unshare, "-Um", "sh", "-c", GATE, "agenttune-gate", _setup_script(cfg), "agenttune-setup"]
+    else:
+        setup = [unshare, "-Um", "--keep-caps", "sh", "-c", SUBID_GATE, "agenttune-gate", _setup_script(cfg)]
+        setup.append("agenttune-setup")
     return [*setup, *_bwrap_argv(cfg, token, bwrap)]
 
 
 def map_image_ids(pid: int) -> None:
-    """Wait until ``pid`` is in its new user namespace, then map the image's uid and gid range into it."""
+    """Wait until ``pid`` is in its new user namespace, then map the image's uid and gid range into it: as root
+    by writing the maps, otherwise through newuidmap/newgidmap (``envs.sandbox.image.id_mapping``)."""
     ours = os.readlink("/proc/self/ns/user")
     deadline = time.monotonic() + MAP_TIMEOUT_S
     try:
@@ -64,9 +76,15 @@ def map_image_ids(pid: int) -> None:
             if time.monotonic() > deadline:
                 raise SandboxError(f"the sandbox's setup did not enter a user namespace within {MAP_TIMEOUT_S} s")
             time.sleep(0.0005)
-        for name in ("uid_map", "gid_map"):
-            with open(f"/proc/{pid}/{name}", "w") as f:
-                f.write(f"0 {UID_BASE} {ID_COUNT}\n")
+        if os.geteuid() == 0:
+            for name in ("uid_map", "gid_map"):
+                with open(f"/proc/{pid}/{name}", "w") as f:
+                    f.write(f"0 {UID_BASE} {ID_COUNT}\n")
+            return
+        for tool in ("newuidmap", "newgidmap"):
+            done = subprocess.run([tool, str(pid), "0", str(UID_BASE), str(ID_COUNT)], capture_output=True, text=True)
+            if done.returncode != 0:
+                raise OSError(f"{tool} failed (exit {done.returncode}): {done.stderr.strip()[-500:]}")
     except OSError as error:
         raise SandboxError(f"could not map the task image's ids into the sandbox: {error}") from error
 

@@ -14,6 +14,7 @@ import yaml
 
 from cluster.checks import capacity_problems
 from cluster.config import load_config
+from envs.sandbox.image import ID_COUNT, UID_BASE
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "cluster" / "deploy"
@@ -103,6 +104,10 @@ def test_the_image_installs_like_make_install_with_bubblewrap_and_a_non_root_use
     assert "make install" in dockerfile
     users = re.findall(r"^USER (\S+)$", dockerfile, re.M)
     assert users and users[-1] not in ("root", "0")
+    # the OS env's task image, and the ids user ray maps it with (the range the image's owners are shifted to)
+    assert "make os-image" in dockerfile and re.search(r"apt-get install .*uidmap", dockerfile)
+    grant = f"{users[-1]}:{UID_BASE}:{ID_COUNT}"
+    assert f'"{grant}" >> /etc/subuid' in dockerfile and f'"{grant}" >> /etc/subgid' in dockerfile
     makefile = (REPO / "Makefile").read_text()
     for variable in ("VENV", "EXTRAS", "TORCH_SPEC", "PYTHON"):
         assert re.search(rf"^{variable} \?=", makefile, re.M), variable  # the Dockerfile can set each

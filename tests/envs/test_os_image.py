@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -174,6 +178,67 @@ def test_the_command_pipe_may_get_any_descriptor_number(
         assert box.run("echo ok").output == "ok\n"
     finally:
         box.close()
+
+
+_AS_ANOTHER_USER = """
+import json, os, sys
+from envs.sandbox import Sandbox, SandboxConfig, SandboxError
+os.setgroups([]); os.setresgid(65534, 65534, 65534); os.setresuid(65534, 65534, 65534)  # nobody, from here on
+try:
+    with Sandbox(SandboxConfig(command_timeout_s=20, image=sys.argv[1])) as box:
+        out = {"host_uid": box.host_uid, "pid": box._shell.process.pid, "outputs": [box.run(c).output for c in (
+            "id -u",
+            "useradd -m agt-carol && groupadd agt-crew && touch /srv/f && chown agt-carol:agt-crew /srv/f && "
+            "stat -c '%U %G' /srv/f",
+            "runuser -u agt-carol -- id -un; su agt-carol -c 'id -un'",
+            "ls /work /root/.ray 2>&1 | wc -l; sleep 1000 &",
+        )]}
+except SandboxError as error:
+    out = {"error": str(error)}
+print(json.dumps(out))
+"""
+
+
+@pytest.fixture
+def subids_for_nobody(task_image: Image):  # noqa: F811 - the fixture
+    """/etc/subuid and /etc/subgid give user nobody the image's ids for the test (restored after it)."""
+    if os.geteuid() != 0 or not (shutil.which("newuidmap") and shutil.which("newgidmap")):
+        pytest.skip(reason="needs root (to act as another user and edit /etc/subuid) and newuidmap (package uidmap)")
+    files = {Path("/etc/subuid"): None, Path("/etc/subgid"): None}
+    for path in files:
+        files[path] = path.read_text() if path.exists() else None
+    try:
+        yield lambda: [path.write_text((old or "") + f"65534:{UID_BASE}:65536\n") for path, old in files.items()]
+    finally:
+        for path, old in files.items():
+            if old is None:
+                path.unlink(missing_ok=True)
+            else:
+                path.write_text(old)
+
+
+def _as_nobody(image: Image) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-c", _AS_ANOTHER_USER, str(image.root)], capture_output=True, text=True, cwd=CHECKOUT
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def test_another_user_runs_the_image_with_ids_from_etc_subuid(task_image: Image, subids_for_nobody) -> None:  # noqa: F811
+    refused = _as_nobody(task_image)  # no ids granted yet: a clear error that says how
+    assert "/etc/subuid" in refused["error"] and "newuidmap" in refused["error"], refused
+    subids_for_nobody()
+    out = _as_nobody(task_image)
+    assert "error" not in out, out
+    uid0, owners, users, hidden = out["outputs"]
+    assert out["host_uid"] == UID_BASE and uid0 == "0\n"
+    assert owners == "agt-carol agt-crew\n" and users == "agt-carol\nagt-carol\n"
+    assert hidden.split()[0] == "2"  # two "No such file" lines: the host's directories are not there
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{out['pid']}").exists() and time.monotonic() < deadline:  # gone with its user's process
+        time.sleep(0.05)
+    assert not Path(f"/proc/{out['pid']}").exists()
 
 
 # ------------------------------------------------------------------------------------------------ the env
