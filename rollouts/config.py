@@ -92,6 +92,11 @@ class PoolConfig(ConfigSection):
         300.0, gt=0, description="Wall-clock limit of one episode, a hung policy call or env step included."
     )
     recycle_envs_after: int = Field(256, ge=1, description="Episodes an env serves before it is replaced.")
+    prewarm_envs: bool = Field(
+        True,
+        description="Each actor makes its share of envs, and warms them up (an OS env starts its first sandbox), "
+        "before it takes work, so that its first episodes do not all start at once.",
+    )
     max_attempts: int = Field(
         3, ge=1, description="An episode that kills its actor this many times (run alone) is recorded as env_error."
     )

@@ -47,6 +47,7 @@ class EnvPool:
         self.created = 0
         self.recycled = 0  # closed after recycle_after episodes
         self.discarded = 0  # closed after a crash or a timeout
+        self.prewarmed = 0  # made (and warmed up) before the first episode
 
     async def acquire(self, env_id: str) -> EnvSlot:
         """An idle env for ``env_id``, or a new one (built on its own thread)."""
@@ -67,6 +68,35 @@ class EnvPool:
         slot.uses += 1
         self._busy += 1
         return slot
+
+    async def prewarm(self, counts: dict[str, int], timeout_s: float = 120.0) -> None:
+        """Make ``counts[env_id]`` idle envs of each id and warm them up (``env.warm_up(timeout_s)`` where an env
+        has one: the OS env starts its first sandbox), all at once, before any episode needs them. An env that
+        fails to be made is skipped: the episode that needs it reports the error."""
+        import envs
+
+        async def make(env_id: str) -> EnvSlot | None:
+            executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"env-{env_id.rsplit('/', 1)[-1]}")
+            loop = asyncio.get_running_loop()
+            try:
+                env = await loop.run_in_executor(
+                    executor, functools.partial(envs.make_env, env_id, **self.env_kwargs.get(env_id, {}))
+                )
+                warm_up = getattr(env.unwrapped, "warm_up", None)
+                if warm_up is not None:
+                    await loop.run_in_executor(executor, warm_up, timeout_s)
+            except Exception:  # noqa: BLE001 - reported by the episode that needs the env
+                log.warning("prewarming %s failed", env_id, exc_info=True)
+                executor.shutdown(wait=False)
+                return None
+            return EnvSlot(env_id, env, executor)
+
+        slots = await asyncio.gather(*(make(env_id) for env_id, n in counts.items() for _ in range(n)))
+        for slot in slots:
+            if slot is not None:
+                self._idle[slot.env_id].append(slot)
+                self.created += 1
+                self.prewarmed += 1
 
     def release(self, slot: EnvSlot, *, reusable: bool) -> None:
         """Return ``slot`` after an episode; ``reusable=False`` after a crash or a timeout."""
@@ -96,6 +126,7 @@ class EnvPool:
             "created": self.created,
             "recycled": self.recycled,
             "discarded": self.discarded,
+            "prewarmed": self.prewarmed,
         }
 
 

@@ -78,6 +78,7 @@ class RolloutActor:
         recycle_envs_after: int,
         env_modules: tuple[str, ...] = (),
         endpoints: list[str] | None = None,
+        prewarm: dict[str, int] | None = None,
     ):
         from rollouts.envpool import EnvPool
         from rollouts.policies import make_policy
@@ -86,9 +87,13 @@ class RolloutActor:
         self.policy = make_policy(policy, endpoints)
         self.timeout_s = episode_timeout_s
         self.envs = EnvPool(env_kwargs, recycle_after=recycle_envs_after)
+        self.prewarm = prewarm or {}
 
     async def ready(self) -> str:
-        """The id of the node this actor runs on (the driver waits for it before sending work)."""
+        """The id of the node this actor runs on, once its envs are made and warmed up (``prewarm``: how many of
+        each id; the driver waits for this before sending work)."""
+        if self.prewarm:
+            await self.envs.prewarm(self.prewarm)
         return ray.get_runtime_context().get_node_id()
 
     async def run(self, job: Job) -> dict[str, Any]:
@@ -229,11 +234,20 @@ def run_rollouts(
             pool.recycle_envs_after,
             tuple(env_modules),
             endpoints,
+            prewarm_counts(jobs, pool.concurrency) if pool.prewarm_envs else None,
         ),
         scale_interval_s=scale_interval_s,
         on_record=on_record,
     )
     return driver.run(jobs, Path(out_path), progress=progress)
+
+
+def prewarm_counts(jobs: list[Job], concurrency: int) -> dict[str, int]:
+    """How many envs of each id an actor makes before it takes work: its ``concurrency`` slots shared in
+    proportion to the jobs' envs (rounded up), never more than that env's jobs."""
+    counts = Counter(job["task"]["env_id"] for job in jobs)
+    total = sum(counts.values()) or 1
+    return {env_id: min(n, math.ceil(concurrency * n / total)) for env_id, n in counts.items()}
 
 
 def actor_gpus(policy: PolicyConfig) -> float:

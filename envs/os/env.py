@@ -73,6 +73,11 @@ class OSEnv(TextEnv):
         self._warm = WarmSandboxes(lambda: make_sandbox(self.sandbox_kind, self.sandbox_config), warm_sandboxes)
         self._box = None
 
+    def warm_up(self, timeout_s: float = 60.0) -> None:
+        """Start the first episode's sandbox now and wait for it (up to ``timeout_s``): what a rollout actor does
+        before it takes work, so that its first episodes do not all start their sandboxes at once."""
+        self._warm.warm_up(timeout_s)
+
     def _check_task(self, task: Task) -> None:
         if missing := task.payload.get("missing_scripts"):
             raise TaskFormatError(

@@ -5,6 +5,7 @@
     ...                   # the episode runs in it
     warm.retire(box)      # closed in the background: its processes killed, its layer dropped
     warm.close()          # closes every sandbox it started; safe to call twice
+    warm.warm_up(60)      # before the first take: start them now and wait (a rollout actor's prewarm)
 
 A sandbox is handed out once and never again: every episode still gets a fresh, clean layer. Starts and
 closes run on one background thread per pool (a Ray actor's envs each hold one pool, so an actor keeps
@@ -17,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 from envs.sandbox.errors import SandboxError
 from envs.sandbox.shell import ShellBox
@@ -58,6 +59,13 @@ class WarmSandboxes:
         self.warm_takes += warm
         self.cold_takes += not warm
         return box
+
+    def warm_up(self, timeout_s: float) -> int:
+        """Start ``size`` sandboxes now (before the first ``take``) and wait up to ``timeout_s`` for them; returns
+        how many are ready. A start that fails here is retried at ``take``."""
+        self._fill()
+        wait(list(self._ready), timeout=timeout_s)
+        return sum(f.done() and f.exception() is None for f in self._ready)
 
     def retire(self, box: ShellBox) -> None:
         """Close ``box`` on the background thread (or here, once the pool is closed)."""

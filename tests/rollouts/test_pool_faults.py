@@ -71,7 +71,7 @@ def test_actors_close_their_envs_before_they_are_killed(ray_2_cpus, tmp_path):
     recs = exactly_once(jobs, tmp_path / "t.jsonl")
     instances = {re.match(r"instance=(\S+)", r["conversations"][0]["value"])[1] for r in recs.values()}
     assert len(instances) >= 2  # two actors, four in flight each
-    assert {p.name for p in closed.iterdir()} == instances
+    assert instances <= {p.name for p in closed.iterdir()}  # (and envs made ahead that served no episode)
 
 
 def test_a_killed_actor_s_episodes_run_again_and_finish(ray_2_cpus, tmp_path):
