@@ -75,6 +75,27 @@ def test_commands_and_scripts_start_with_default_signals_and_time_out(signals_ig
     in_worker_thread(session)
 
 
+def test_a_thread_that_only_blocks_signals_starts_sandboxes_without_forking(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Ray actors' threads block SIGINT (and ignore nothing Popen does not reset): the sandbox is then started
+    # without a preexec_fn, so Popen vforks instead of copying the whole actor, and still starts unblocked.
+    import envs.sandbox.shell as shell
+
+    calls = []
+    real = shell.subprocess.Popen
+    monkeypatch.setattr(shell.subprocess, "Popen", lambda *a, **kw: calls.append(kw) or real(*a, **kw))
+
+    def session() -> tuple[dict[str, int], set[int], set[int]]:  # in a thread that blocks SIGINT, SIGQUIT, SIGHUP
+        with make_sandbox("bwrap", SandboxConfig(command_timeout_s=1)) as box:
+            masks = signal_masks(box.run("cat /proc/self/status").output)
+            timed_out = box.run("sleep 30").timed_out  # Ctrl-C still reaches it
+        return masks, signal.pthread_sigmask(signal.SIG_BLOCK, []), {timed_out}
+
+    masks, after, timed_out = in_worker_thread(session)
+    assert calls and all(kw["preexec_fn"] is None for kw in calls)
+    assert masks == {"SigIgn": 0, "SigBlk": 0} and timed_out == {True}
+    assert after == set(IGNORED)  # the thread's own mask is back as it was
+
+
 class SleepThenFinish(Policy):
     """Runs a command that times out, then one that must still work, then finishes."""
 
