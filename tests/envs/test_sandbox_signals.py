@@ -75,7 +75,23 @@ def test_commands_and_scripts_start_with_default_signals_and_time_out(signals_ig
     in_worker_thread(session)
 
 
-def test_a_thread_that_only_blocks_signals_starts_sandboxes_without_forking(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def nothing_ignored() -> Iterator[None]:
+    """No signal ignored in this process during the test (CI or a script may start us with some ignored)."""
+    ignored = [n for n in signal.valid_signals() if n not in (signal.SIGPIPE, signal.SIGXFSZ)
+               and signal.getsignal(n) == signal.SIG_IGN]  # fmt: skip
+    for number in ignored:
+        signal.signal(number, signal.default_int_handler if number == signal.SIGINT else signal.SIG_DFL)
+    try:
+        yield
+    finally:
+        for number in ignored:
+            signal.signal(number, signal.SIG_IGN)
+
+
+def test_a_thread_that_only_blocks_signals_starts_sandboxes_without_forking(
+    nothing_ignored: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Ray actors' threads block SIGINT (and ignore nothing Popen does not reset): the sandbox is then started
     # without a preexec_fn, so Popen vforks instead of copying the whole actor, and still starts unblocked.
     import envs.sandbox.shell as shell
