@@ -4,7 +4,6 @@ must still stop a timed-out command, in either sandbox kind and in OS-env episod
 
 from __future__ import annotations
 
-import json
 import signal
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -74,50 +73,6 @@ def test_commands_and_scripts_start_with_default_signals_and_time_out(signals_ig
             assert box.run("echo $AGT_KEEP").output == "kept\n"
 
     in_worker_thread(session)
-
-
-_NO_FORK_CHECK = """
-import json, signal, subprocess
-from concurrent.futures import ThreadPoolExecutor
-import envs.sandbox.shell as shell
-from envs.sandbox import SandboxConfig, make_sandbox
-calls, real = [], subprocess.Popen
-shell.subprocess.Popen = lambda *a, **kw: calls.append(kw.get("preexec_fn")) or real(*a, **kw)
-
-def session():  # a thread that blocks signals, as a Ray actor's threads block SIGINT
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGQUIT, signal.SIGHUP})
-    with make_sandbox("bwrap", SandboxConfig(command_timeout_s=1)) as box:
-        status = box.run("cat /proc/self/status").output
-        timed_out = box.run("sleep 30").timed_out  # Ctrl-C still reaches it
-    return status, timed_out, sorted(signal.pthread_sigmask(signal.SIG_BLOCK, []))
-
-with ThreadPoolExecutor(1) as pool:
-    status, timed_out, after = pool.submit(session).result()
-print(json.dumps({"preexec": [c is not None for c in calls], "status": status, "timed_out": timed_out,
-                  "after": [int(n) for n in after]}))
-"""
-
-
-def test_a_thread_that_only_blocks_signals_starts_sandboxes_without_forking() -> None:
-    # Ray actors' threads block SIGINT and ignore nothing Popen does not reset: the sandbox is then started
-    # without a preexec_fn, so Popen vforks instead of copying the whole actor, and still starts unblocked. Run in
-    # a fresh interpreter started with default signals: this process's own state (what a script, CI or a
-    # library ignored) is not the case under test.
-    import subprocess
-    import sys
-
-    from envs.sandbox.bwrap import CHECKOUT
-    from envs.sandbox.shell import _default_signals
-
-    done = subprocess.run(
-        [sys.executable, "-c", _NO_FORK_CHECK], capture_output=True, text=True, cwd=CHECKOUT,
-        preexec_fn=_default_signals,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-2000:]
-    out = json.loads(done.stdout.splitlines()[-1])
-    assert out["preexec"] and not any(out["preexec"])  # the probe's sandbox and this one: both vforked
-    assert signal_masks(out["status"]) == {"SigIgn": 0, "SigBlk": 0} and out["timed_out"]
-    assert out["after"] == sorted(int(n) for n in IGNORED)  # the thread's own mask is back as it was
 
 
 class SleepThenFinish(Policy):
