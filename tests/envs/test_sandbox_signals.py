@@ -4,6 +4,7 @@ must still stop a timed-out command, in either sandbox kind and in OS-env episod
 
 from __future__ import annotations
 
+import json
 import signal
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -73,6 +74,71 @@ def test_commands_and_scripts_start_with_default_signals_and_time_out(signals_ig
             assert box.run("echo $AGT_KEEP").output == "kept\n"
 
     in_worker_thread(session)
+
+
+_NO_FORK_CHECK = """
+import json, signal, subprocess
+from concurrent.futures import ThreadPoolExecutor
+import envs.sandbox.shell as shell
+from envs.sandbox import SandboxConfig, make_sandbox
+calls, seen, real, inherits = [], [], subprocess.Popen, shell._inherits_signals
+shell.subprocess.Popen = lambda *a, **kw: calls.append(kw.get("preexec_fn")) or real(*a, **kw)
+
+def _inherits():  # what the check saw, for a failure's message
+    seen.append([l for l in open("/proc/thread-self/status").read().splitlines() if l.startswith("Sig")])
+    return inherits()
+
+shell._inherits_signals = _inherits
+
+def session():  # a thread that blocks signals, as a Ray actor's threads block SIGINT
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGQUIT, signal.SIGHUP})
+    with make_sandbox("bwrap", SandboxConfig(command_timeout_s=1)) as box:
+        status = box.run("cat /proc/self/status").output
+        timed_out = box.run("sleep 30").timed_out  # Ctrl-C still reaches it
+    return status, timed_out, sorted(signal.pthread_sigmask(signal.SIG_BLOCK, []))
+
+with ThreadPoolExecutor(1) as pool:
+    status, timed_out, after = pool.submit(session).result()
+print(json.dumps({"preexec": [c is not None for c in calls], "status": status, "timed_out": timed_out,
+                  "after": [int(n) for n in after], "seen": seen}))
+"""
+
+
+def test_a_thread_that_only_blocks_signals_starts_sandboxes_without_forking() -> None:
+    # Ray actors' threads block SIGINT and ignore nothing Popen does not reset: the sandbox is then started
+    # without a preexec_fn, so Popen vforks instead of copying the whole actor, and still starts unblocked. Run in
+    # a fresh interpreter started with default signals: this process's own state (what a script, CI or a
+    # library ignored) is not the case under test.
+    import subprocess
+    import sys
+
+    from envs.sandbox.bwrap import CHECKOUT
+    from envs.sandbox.shell import _default_signals
+
+    done = subprocess.run(
+        [sys.executable, "-c", _NO_FORK_CHECK], capture_output=True, text=True, cwd=CHECKOUT,
+        preexec_fn=_default_signals,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout.splitlines()[-1])
+    assert out["preexec"] and not any(out["preexec"]), out["seen"]  # the probe's sandbox and this one: both vforked
+    assert signal_masks(out["status"]) == {"SigIgn": 0, "SigBlk": 0} and out["timed_out"]
+    assert out["after"] == sorted(int(n) for n in IGNORED)  # the thread's own mask is back as it was
+
+
+def test_only_signals_a_reset_can_change_make_a_sandbox_start_fork() -> None:
+    # SigIgn as the test suite's process had it: SIGPIPE and SIGXFSZ (CPython's, reset by Popen) and signal 32,
+    # which the C library keeps for itself and no preexec_fn can reset: nothing to pass on, so Popen may vfork.
+    from envs.sandbox.shell import _passes_on_signals
+
+    def status(ignored: int, blocked: int = 0) -> str:
+        return f"Name:\tpython\nSigPnd:\t0000000000000000\nSigBlk:\t{blocked:016x}\nSigIgn:\t{ignored:016x}\n"
+
+    assert not _passes_on_signals(status(0x81001000))
+    assert not _passes_on_signals(status(0, blocked=0x180000000))  # 32 and 33 blocked
+    assert _passes_on_signals(status(0x81001002))  # SIGINT ignored
+    assert _passes_on_signals(status(0x81001000, blocked=1 << (signal.SIGQUIT - 1)))
+    assert _passes_on_signals(status(1 << (signal.SIGRTMIN - 1)))  # a real-time signal is a program's own
 
 
 class SleepThenFinish(Policy):
