@@ -182,12 +182,18 @@ def cmd_validate(args: argparse.Namespace) -> int:
             resources, where = _cluster_resources(address), f"the Ray cluster at {address}"
         else:
             resources, where = local_resources(cfg), "the local Ray instance"
-        if problems := capacity_problems(cfg, cfg.stages, resources, where):
+        gpu_config = not address and not resources.get("GPU") and capacity_problems(
+            cfg, cfg.stages, {"CPU": float("inf"), "GPU": 0.0}, where
+        )  # fmt: skip
+        if gpu_config:  # a GPU cluster's config checked on a laptop: its capacity says nothing about this machine
+            note = "capacity not checked: it needs GPUs and names no cluster; set RAY_ADDRESS to check it against one"
+        elif problems := capacity_problems(cfg, cfg.stages, resources, where):
             hint = (
                 "" if address else " (for a cluster's config: set RAY_ADDRESS to the cluster, or pass --no-capacity)"
             )
             raise ClusterError(f"{args.config}: " + "; ".join(problems) + hint)
-        note = f"fits {where}"
+        else:
+            note = f"fits {where}"
     if not args.quiet:
         print(dump_config(cfg), end="")
         print(f"# {args.config}: valid ({note})", file=sys.stderr)

@@ -35,3 +35,21 @@ def test_every_shipped_config_validates_without_a_cluster(path, capsys):
     from cluster.cli import main
 
     assert main(["validate", str(path), "--no-capacity", "--quiet"]) == 0, capsys.readouterr().err
+
+
+def test_a_gpu_clusters_config_validates_on_a_machine_without_gpus(capsys, monkeypatch):
+    # Its capacity says nothing about a laptop: not checked, and said so; a CPU-only config that does not fit
+    # this machine still fails (tests/cluster/test_bad_inputs.py).
+    from cluster import checks
+    from cluster.cli import main
+
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.setattr(checks, "local_resources", lambda cfg: {"CPU": 2.0, "GPU": 0.0})  # this machine, any host
+    path = next(p for p in CONFIGS if p.name == "agenttuning-7b.yaml")
+    assert main(["validate", str(path), "--quiet"]) == 0
+    assert main(["validate", str(path)]) == 0
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err == (
+        f"# {path}: valid (capacity not checked: it needs GPUs and names no cluster; set RAY_ADDRESS to check it "
+        "against one)"
+    )
