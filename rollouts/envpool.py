@@ -51,20 +51,7 @@ class EnvPool:
 
     async def acquire(self, env_id: str) -> EnvSlot:
         """An idle env for ``env_id``, or a new one (built on its own thread)."""
-        import envs
-
-        if self._idle[env_id]:
-            slot = self._idle[env_id].pop()
-        else:
-            executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"env-{env_id.rsplit('/', 1)[-1]}")
-            make = functools.partial(envs.make_env, env_id, **self.env_kwargs.get(env_id, {}))
-            try:
-                env = await asyncio.get_running_loop().run_in_executor(executor, make)
-            except BaseException:
-                executor.shutdown(wait=False)
-                raise
-            slot = EnvSlot(env_id, env, executor)
-            self.created += 1
+        slot = self._idle[env_id].pop() if self._idle[env_id] else await self._new_slot(env_id)
         slot.uses += 1
         self._busy += 1
         return slot
@@ -73,30 +60,42 @@ class EnvPool:
         """Make ``counts[env_id]`` idle envs of each id and warm them up (``env.warm_up(timeout_s)`` where an env
         has one: the OS env starts its first sandbox), all at once, before any episode needs them. An env that
         fails to be made is skipped: the episode that needs it reports the error."""
-        import envs
 
         async def make(env_id: str) -> EnvSlot | None:
-            executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"env-{env_id.rsplit('/', 1)[-1]}")
-            loop = asyncio.get_running_loop()
             try:
-                env = await loop.run_in_executor(
-                    executor, functools.partial(envs.make_env, env_id, **self.env_kwargs.get(env_id, {}))
-                )
-                warm_up = getattr(env.unwrapped, "warm_up", None)
-                if warm_up is not None:
-                    await loop.run_in_executor(executor, warm_up, timeout_s)
+                slot = await self._new_slot(env_id, warm_up_s=timeout_s)
             except Exception:  # noqa: BLE001 - reported by the episode that needs the env
                 log.warning("prewarming %s failed", env_id, exc_info=True)
-                executor.shutdown(wait=False)
                 return None
-            return EnvSlot(env_id, env, executor)
+            self.prewarmed += 1
+            return slot
 
         slots = await asyncio.gather(*(make(env_id) for env_id, n in counts.items() for _ in range(n)))
         for slot in slots:
             if slot is not None:
                 self._idle[slot.env_id].append(slot)
-                self.created += 1
-                self.prewarmed += 1
+
+    async def _new_slot(self, env_id: str, warm_up_s: float | None = None) -> EnvSlot:
+        """A new env on its own thread; warmed up (see ``prewarm``) when ``warm_up_s`` is given."""
+        import envs
+
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"env-{env_id.rsplit('/', 1)[-1]}")
+        loop = asyncio.get_running_loop()
+        try:
+            make = functools.partial(envs.make_env, env_id, **self.env_kwargs.get(env_id, {}))
+            env = await loop.run_in_executor(executor, make)
+            warm_up = getattr(env.unwrapped, "warm_up", None)
+            if warm_up_s is not None and warm_up is not None:
+                try:
+                    await loop.run_in_executor(executor, warm_up, warm_up_s)
+                except BaseException:
+                    _close_in_background(EnvSlot(env_id, env, executor))
+                    raise
+        except BaseException:
+            executor.shutdown(wait=False)
+            raise
+        self.created += 1
+        return EnvSlot(env_id, env, executor)
 
     def release(self, slot: EnvSlot, *, reusable: bool) -> None:
         """Return ``slot`` after an episode; ``reusable=False`` after a crash or a timeout."""

@@ -13,7 +13,7 @@ import pytest
 
 from envs.errors import EnvError
 from envs.sandbox import NoSandbox, Sandbox, SandboxConfig, SandboxError, make_sandbox, probe
-from envs.sandbox.bwrap import CHECKOUT
+from envs.sandbox.bwrap import CHECKOUT, _children
 from tests.envs.image_fixture import task_image  # noqa: F401 - a fixture
 
 
@@ -169,13 +169,6 @@ def test_a_sandbox_dies_with_the_process_that_started_it(tmp_path: Path) -> None
     assert left == []
     if os.geteuid() == 0:  # this sandbox's own uid: nothing of it runs (a zombie waits for an init that reaps)
         assert [pid for pid in host_pids_of(uid) if _alive(pid)] == []
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
 
 
 def _alive(pid: int) -> bool:
