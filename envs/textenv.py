@@ -30,6 +30,7 @@ import gymnasium
 
 from envs.base import Split, Task
 from envs.errors import EnvsError, TaskFormatError
+from envs.sandbox.warm import foreground
 from envs.spaces import UnicodeText
 from envs.splits import SPLIT_SEED_BASE, SPLIT_SIZE
 
@@ -166,7 +167,8 @@ class TextEnv(gymnasium.Env[str, str], abc.ABC):
         task = self._choose_task(seed, options or {})  # a bad task raises here, while the last episode is intact
         self._release_episode()
         self._task, self._turn, self._done = task, 0, False
-        opening = self._start(task)
+        with foreground():  # a warm sandbox pool's background work waits for it (envs.sandbox.warm)
+            opening = self._start(task)
         self._live = True
         info: dict[str, Any] = {"task_id": task.task_id, "task": task, "turn": 0, "invalid_action": False}
         parts = {"instruction": opening.instruction, self.example_key: opening.example, "question": opening.question}
@@ -182,7 +184,8 @@ class TextEnv(gymnasium.Env[str, str], abc.ABC):
             raise EnvsError(f"{self.env_id}: the episode of task {self._task.task_id} is over; call reset()")
         self._turn += 1
         info: dict[str, Any] = {"task_id": self._task.task_id, "turn": self._turn, "invalid_action": False}
-        observation, reward, terminated = self._act(action, info)
+        with foreground():
+            observation, reward, terminated = self._act(action, info)
         truncated = not terminated and self._turn >= self.max_turns
         if truncated:
             info.update(self.truncated_info)

@@ -14,8 +14,9 @@ from envs.base import Task
 from envs.errors import EnvsError
 from envs.os import SPEC
 from envs.sandbox import SandboxError
+from envs.sandbox import warm as warm_module
 from envs.sandbox.shell import ShellBox
-from envs.sandbox.warm import WarmSandboxes
+from envs.sandbox.warm import WarmSandboxes, foreground
 from tests.envs.image_fixture import task_image  # noqa: F401 - a fixture
 
 envs.register_env(SPEC)
@@ -30,17 +31,18 @@ class FakeBox(ShellBox):
         self._shell = None
         self.fail, self.delay_s = fail, delay_s
         self.started_in = self.closed_in = None
+        self.started_at = self.closed_at = None  # time.monotonic()
         FakeBox.made.append(self)
 
     def start(self) -> FakeBox:
         time.sleep(self.delay_s)
         if self.fail:
             raise SandboxError("no sandbox today")
-        self.started_in = threading.current_thread().name
+        self.started_in, self.started_at = threading.current_thread().name, time.monotonic()
         return self
 
     def close(self) -> None:
-        self.closed_in = threading.current_thread().name
+        self.closed_in, self.closed_at = threading.current_thread().name, time.monotonic()
 
 
 @pytest.fixture(autouse=True)
@@ -72,6 +74,60 @@ def test_the_next_start_does_not_wait_for_the_caller() -> None:
     warm.take()
     assert time.monotonic() - started < 0.2 and warm.warm_takes >= 1
     warm.close()
+
+
+def _until(predicate, timeout_s: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not predicate() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return predicate()
+
+
+def test_background_starts_and_closes_wait_for_the_episodes_work(monkeypatch) -> None:
+    # While an episode sets up, runs a command or grades (foreground), the next sandbox's start and the last
+    # one's close wait; they run once no episode works.
+    monkeypatch.setattr(warm_module, "BACKGROUND_MAX_WAIT_S", 60.0)
+    warm = WarmSandboxes(FakeBox, size=1)
+    warm.warm_up(10)
+    with foreground():  # a reset: takes its box, and the spare is queued
+        first = warm.take()
+        warm.retire(first)  # as if the last episode's box were released now
+        time.sleep(0.3)
+        assert len(FakeBox.made) == 1 and first.closed_at is None  # the spare not even made yet
+        ended = time.monotonic()
+    assert _until(lambda: len(FakeBox.made) == 2 and FakeBox.made[1].started_at and first.closed_at)
+    assert FakeBox.made[1].started_at >= ended and first.closed_at >= ended
+    warm.close()
+
+
+def test_a_take_does_not_wait_for_the_episodes_and_nothing_waits_forever(monkeypatch) -> None:
+    # Another episode works all along: a take that needs the queued start has it run at once, and a start no one
+    # needs yet runs once BACKGROUND_MAX_WAIT_S has passed.
+    monkeypatch.setattr(warm_module, "BACKGROUND_MAX_WAIT_S", 60.0)
+    warm = WarmSandboxes(FakeBox, size=1)
+    busy, release = threading.Event(), threading.Event()
+
+    def other_episode() -> None:
+        with foreground():
+            busy.set()
+            release.wait(30)
+
+    other = threading.Thread(target=other_episode)
+    other.start()
+    busy.wait(10)
+    try:
+        took: list[FakeBox] = []
+        taker = threading.Thread(target=lambda: took.extend([warm.take(), warm.take()]))
+        taker.start()
+        taker.join(20)  # the second take needs the spare queued by the first: hurried, not left for 60 s
+        assert len(took) == 2 and warm.warm_takes + warm.cold_takes == 2
+        monkeypatch.setattr(warm_module, "BACKGROUND_MAX_WAIT_S", 0.2)
+        warm.retire(took[0])  # queued while the other episode still works: runs after 0.2 s
+        assert _until(lambda: took[0].closed_at is not None)
+    finally:
+        release.set()
+        other.join()
+        warm.close()
 
 
 def test_a_failed_background_start_is_retried_in_the_foreground() -> None:
