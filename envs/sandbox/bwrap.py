@@ -166,7 +166,7 @@ class Sandbox(ShellBox):
         if os.geteuid() == 0:  # drop to an unprivileged uid before the user namespace: root keeps nothing
             self.host_uid = UID_BASE if cfg.image else UID_RANGE[0] + secrets.randbelow(UID_RANGE[1] - UID_RANGE[0])
             self._cgroup = Cgroup.create(
-                f"agenttune-{shell.token}", memory_bytes=(cfg.memory_mb + 2 * cfg.disk_mb) << 20, pids=cfg.nproc
+                shell.token, memory_bytes=(cfg.memory_mb + 2 * cfg.disk_mb) << 20, pids=cfg.nproc
             )
             self.cgroup = self._cgroup.kind if self._cgroup else "none"
         else:  # on the image, newuidmap maps uid 0 inside to UID_BASE as well

@@ -4,16 +4,26 @@ cgroup v2 needs the ``pids`` and ``memory`` controllers delegated to the cgroup 
 cgroup, or under a systemd unit with ``Delegate=yes``); cgroup v1 needs the ``pids`` and ``memory``
 hierarchies writable (true for root on most hosts still on v1 or hybrid). Otherwise ``create`` returns
 None and the sandbox relies on rlimits alone; ``Sandbox.cgroup`` tells which applied.
+
+A cgroup is named after the process that made it (its pid namespace and pid). A process killed before it could
+close its sandboxes (a Ray actor killed outright, SIGKILL) leaves their cgroups behind, empty once the sandboxes
+end; the first sandbox a process starts removes those of owners that are gone (``sweep_orphans``), killing what
+still runs in them. Left alone, they pile up: 1,500 empty memory cgroups after a day of test runs here, which
+the kernel keeps walking.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 from pathlib import Path
 
 ROOT = Path("/sys/fs/cgroup")
+PREFIX = "agenttune-"
+_OWNED = re.compile(re.escape(PREFIX) + r"(\d+)-(\d+)-[0-9a-f]+")  # pid namespace inode, owner pid, token
+_swept = False  # this process has removed the cgroups that owners now gone left behind
 
 
 class Cgroup:
@@ -22,9 +32,15 @@ class Cgroup:
         self.dirs = dirs
 
     @classmethod
-    def create(cls, name: str, *, memory_bytes: int, pids: int) -> Cgroup | None:
-        """A fresh cgroup limited to ``memory_bytes`` and ``pids``, or None where the host does not allow one."""
+    def create(cls, token: str, *, memory_bytes: int, pids: int) -> Cgroup | None:
+        """A fresh cgroup limited to ``memory_bytes`` and ``pids``, or None where the host does not allow one;
+        named after this process and ``token``."""
+        global _swept
         own = _own_cgroups()
+        if not _swept:
+            _swept = True
+            sweep_orphans(own)
+        name = f"{PREFIX}{_pid_namespace()}-{os.getpid()}-{token}"
         for make in (_make_v2, _make_v1):
             try:
                 made = make(own, name, memory_bytes, pids)
@@ -73,6 +89,34 @@ class Cgroup:
                     break
                 except OSError:
                     time.sleep(0.005)
+
+
+def sweep_orphans(own: dict[str, str] | None = None) -> int:
+    """Remove the sandbox cgroups beside ours whose owner (a process of our pid namespace) is gone, killing what
+    still runs in them; returns how many were removed. Another pid namespace's are not ours to judge."""
+    own = _own_cgroups() if own is None else own
+    parents = [("v2", ROOT / own[""].lstrip("/"))] if "" in own and (ROOT / "cgroup.controllers").exists() else []
+    parents += [("v1", ROOT / name / own[name].lstrip("/")) for name in ("pids", "memory") if name in own]
+    namespace, removed = _pid_namespace(), 0
+    for kind, parent in parents:
+        try:
+            entries = list(parent.iterdir())
+        except OSError:
+            continue
+        for entry in entries:
+            owned = _OWNED.fullmatch(entry.name)
+            if owned is None or int(owned[1]) != namespace or Path(f"/proc/{owned[2]}").exists():
+                continue
+            Cgroup(kind, [entry]).destroy()
+            removed += not entry.exists()
+    return removed
+
+
+def _pid_namespace() -> int:
+    try:
+        return os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return 0
 
 
 def _own_cgroups() -> dict[str, str]:

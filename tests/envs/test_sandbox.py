@@ -171,6 +171,29 @@ def test_a_sandbox_dies_with_the_process_that_started_it(tmp_path: Path) -> None
         assert [pid for pid in host_pids_of(uid) if _alive(pid)] == []
 
 
+def test_the_cgroups_a_killed_process_left_are_removed_and_a_live_ones_kept() -> None:
+    # A process killed before it could close its sandboxes (a Ray actor killed outright) leaves their cgroups
+    # behind; the next process's first sandbox removes them (sweep_orphans), never those of a live owner.
+    from envs.sandbox import cgroup
+
+    with Sandbox() as mine:
+        if mine.cgroup == "none":
+            pytest.skip("this host gives a sandbox no cgroup (root and writable pids/memory hierarchies needed)")
+        script = (
+            "import os, signal\n"
+            "from envs.sandbox import Sandbox\n"
+            "box = Sandbox().start()\n"
+            "print(*box._cgroup.dirs, flush=True)\n"
+            "os.kill(os.getpid(), signal.SIGKILL)\n"
+        )
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=CHECKOUT)
+        left = [Path(d) for d in done.stdout.split()]
+        assert left and all(d.exists() for d in left), done.stderr[-2000:]  # what the killed process left
+        assert cgroup.sweep_orphans() >= len(left)
+        assert [d for d in left if d.exists()] == []
+        assert all(d.exists() for d in mine._cgroup.dirs)  # this process's own, in use
+
+
 def _alive(pid: int) -> bool:
     """Running, not a zombie (a zombie whose parent died waits for init, which in some containers never reaps)."""
     try:
