@@ -16,8 +16,9 @@ Background starts and closes yield to episodes: while any env of this process do
 ``foreground()``: a reset's set-up, a command, the grading), they wait, up to ``BACKGROUND_MAX_WAIT_S``, and run
 while the episodes wait on the policy instead. Episodes in step (a rollout actor's first wave, a fixed-latency
 endpoint) otherwise pay for 64 sandbox starts and closes inside the burst of their own set-ups and gradings:
-measured with ``bench/rollout_throughput.py`` at 64 OS episodes in flight on 2 cores, 0.82-0.84 of the ideal
-rate without this, 0.855 with it. A ``take`` that needs a start still waiting has it run at once.
+measured with ``bench/rollout_throughput.py`` at 64 OS episodes in flight on 2 cores, 0.828 of the ideal rate
+without this and 0.862 with it (medians of 5, back to back). A ``take`` that needs a start still waiting has it
+run at once.
 """
 
 from __future__ import annotations
