@@ -81,21 +81,22 @@ class EnvPool:
 
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"env-{env_id.rsplit('/', 1)[-1]}")
         loop = asyncio.get_running_loop()
+        make = functools.partial(envs.make_env, env_id, **self.env_kwargs.get(env_id, {}))
         try:
-            make = functools.partial(envs.make_env, env_id, **self.env_kwargs.get(env_id, {}))
             env = await loop.run_in_executor(executor, make)
-            warm_up = getattr(env.unwrapped, "warm_up", None)
-            if warm_up_s is not None and warm_up is not None:
-                try:
-                    await loop.run_in_executor(executor, warm_up, warm_up_s)
-                except BaseException:
-                    _close_in_background(EnvSlot(env_id, env, executor))
-                    raise
         except BaseException:
             executor.shutdown(wait=False)
             raise
+        slot = EnvSlot(env_id, env, executor)
+        warm_up = getattr(env.unwrapped, "warm_up", None)
+        if warm_up_s is not None and warm_up is not None:
+            try:
+                await loop.run_in_executor(executor, warm_up, warm_up_s)
+            except BaseException:
+                _close_in_background(slot)  # closes the env, then ends its thread
+                raise
         self.created += 1
-        return EnvSlot(env_id, env, executor)
+        return slot
 
     def release(self, slot: EnvSlot, *, reusable: bool) -> None:
         """Return ``slot`` after an episode; ``reusable=False`` after a crash or a timeout."""

@@ -178,7 +178,7 @@ def test_the_cgroups_a_killed_process_left_are_removed_and_a_live_ones_kept() ->
 
     with Sandbox() as mine:
         if mine.cgroup == "none":
-            pytest.skip("this host gives a sandbox no cgroup (root and writable pids/memory hierarchies needed)")
+            pytest.skip(reason="this host gives a sandbox no cgroup: it needs root and writable pids/memory cgroups")
         script = (
             "import os, signal\n"
             "from envs.sandbox import Sandbox\n"

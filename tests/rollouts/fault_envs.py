@@ -37,14 +37,18 @@ _instances = itertools.count()
 
 
 class FaultyEnv(gym.Env):
-    def __init__(self, step_delay_s: float = 0.0, closed_dir: str | None = None):
+    def __init__(self, step_delay_s: float = 0.0, closed_dir: str | None = None, fail_warm_up: bool = False):
         self.observation_space = UnicodeText(4096)
         self.action_space = UnicodeText(4096)
-        self.step_delay_s, self.closed_dir = step_delay_s, closed_dir
+        self.step_delay_s, self.closed_dir, self.fail_warm_up = step_delay_s, closed_dir, fail_warm_up
         self.instance = f"{os.getpid()}.{next(_instances)}"
         self.episodes = 0
         self.task: Task | None = None
         self._closed = threading.Event()
+
+    def warm_up(self, timeout_s: float) -> None:
+        if self.fail_warm_up:
+            raise RuntimeError("injected warm-up failure")
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)

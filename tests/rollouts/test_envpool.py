@@ -104,6 +104,19 @@ def test_an_env_that_cannot_be_made_is_skipped_by_prewarm_and_fails_its_episode_
     assert pool.stats()["idle"] == 0 and pool.prewarmed == 0
 
 
+def test_an_env_whose_warm_up_fails_is_skipped_by_prewarm_and_closed(tmp_path):
+    import os
+    import time
+
+    pool = EnvPool({fault_envs.ENV_ID: {"fail_warm_up": True, "closed_dir": str(tmp_path)}})
+    asyncio.run(pool.prewarm({fault_envs.ENV_ID: 2}))
+    assert pool.stats()["idle"] == 0 and pool.prewarmed == 0 and pool.created == 0
+    deadline = time.monotonic() + 10  # closed on background threads
+    while len(os.listdir(tmp_path)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(os.listdir(tmp_path)) == 2  # both made, neither left open
+
+
 def test_prewarm_counts_share_an_actors_slots_by_the_jobs_envs():
     from envs.base import Task
     from rollouts.pool import make_jobs, prewarm_counts
